@@ -1,0 +1,347 @@
+"""``connect`` and ``Dataset``: the one path data takes, intake -> plan -> destination."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from . import _types as T
+from ._errors import (
+    DestinationError,
+    FreightError,
+    InvalidIdentifierError,
+    RejectedRowsError,
+    SchemaContractError,
+)
+from ._intake import Intake, Reject
+from ._plan import RESERVED_PREFIX, Plan, check_identifier, make_plan
+from ._result import Health, LoadRecord, LoadResult, RejectedRow
+from ._url import mask_url
+from .destinations._base import Destination, open_destination
+
+DEFAULT_URL = "duckdb:///freight.duckdb"
+
+
+def new_load_id() -> str:
+    """Time-ordered, unique: ``20261122T035501123-9f3a1c``."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}-{secrets.token_hex(3)}"
+
+
+def connect(url: str | None = None, **options: Any) -> Dataset:
+    """Open a dataset at ``url`` (default ``duckdb:///freight.duckdb``).
+
+    Keyword options go to the destination (e.g. ``read_only=True`` for DuckDB,
+    ``retries=5`` for any destination)."""
+    return Dataset(url or DEFAULT_URL, **options)
+
+
+def _retryable(e: BaseException) -> bool:
+    return isinstance(e, DestinationError) and e.transient
+
+
+class Dataset:
+    """An open destination. Use as a context manager, or call ``close()``."""
+
+    def __init__(self, url: str, *, retries: int = 3, chunk_rows: int | None = None, **options: Any) -> None:
+        self.url = mask_url(url)
+        self.retries = max(1, int(retries))
+        self.chunk_rows = chunk_rows
+        self._dest: Destination = open_destination(url, options)
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.url!r})"
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._dest.close()
+
+    @property
+    def destination(self) -> Destination:
+        return self._dest
+
+    # ------------------------------------------------------------------ load
+
+    def load(
+        self,
+        data: Any,
+        table: str,
+        *,
+        strategy: str = "append",
+        key: str | Sequence[str] | None = None,
+        cursor: str | None = None,
+        contract: str = "evolve",
+        on_reject: str = "quarantine",
+        force: bool = False,
+        columns: dict[str, str] | None = None,
+    ) -> LoadResult:
+        """Load ``data`` into ``table`` atomically; see the README for the strategies."""
+        plan = make_plan(
+            table, strategy=strategy, key=key if key is None or isinstance(key, str) else list(key),
+            cursor=cursor, contract=contract, on_reject=on_reject, force=force, columns=columns,
+        )
+        if plan.strategy not in self._dest.capabilities.strategies:
+            raise FreightError(f"{self._dest.capabilities.name} does not support {plan.strategy!r}")
+        self._check_name(plan.table, "table")
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        load_id = new_load_id()
+        replayable = isinstance(data, (list, tuple, str, os.PathLike, pa.Table)) or type(data).__name__ == "DataFrame"
+        attempts = self.retries if replayable else 1
+        try:
+            for attempt in Retrying(
+                stop=stop_after_attempt(attempts),
+                wait=wait_exponential_jitter(initial=0.05, max=2.0),
+                retry=retry_if_exception(_retryable),
+                reraise=True,
+            ):
+                with attempt:
+                    return self._load_once(data, plan, load_id, started, t0)
+        except FreightError as e:
+            e.load_id = e.load_id or load_id
+            e.table = e.table or plan.table
+            self._record_failure(plan, load_id, started, e)
+            raise
+        except Exception as e:
+            err = FreightError(f"load failed: {type(e).__name__}: {e}", table=plan.table, load_id=load_id)
+            self._record_failure(plan, load_id, started, err)
+            raise err from e
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check_name(self, name: str, what: str) -> None:
+        caps = self._dest.capabilities
+        check_identifier(name, what)
+        if caps.max_identifier_bytes and len(name.encode()) > caps.max_identifier_bytes:
+            raise InvalidIdentifierError(
+                f"{what} name {name!r} is {len(name.encode())} bytes; {caps.name} holds at most "
+                f"{caps.max_identifier_bytes}",
+                column=name if what == "column" else None,
+            )
+
+    def _check_columns(self, names: Sequence[str], plan: Plan) -> None:
+        seen: dict[str, str] = {}
+        for c in names:
+            self._check_name(c, "column")
+            if c.startswith(RESERVED_PREFIX):
+                raise InvalidIdentifierError(
+                    f"column name {c!r} uses freight's reserved prefix {RESERVED_PREFIX!r}",
+                    column=c, table=plan.table,
+                )
+            low = c.lower()
+            if low in seen and seen[low] != c:
+                raise InvalidIdentifierError(
+                    f"columns {seen[low]!r} and {c!r} differ only by case, which "
+                    f"{self._dest.capabilities.name} cannot keep apart",
+                    column=c, table=plan.table,
+                )
+            seen[low] = c
+
+    def _load_once(self, data: Any, plan: Plan, load_id: str, started: datetime, t0: float) -> LoadResult:
+        hasher = plan.fingerprint()
+        with self._dest.session() as s:
+            existing = s.columns(plan.table)
+            mark = s.last_committed(plan.table, plan.cursor if plan.strategy == "incremental" else None)
+            keep = set(existing) if existing is not None and plan.contract == "discard_columns" else None
+            intake = Intake(
+                data,
+                known=dict(existing or {}),
+                hints=plan.hints,
+                allow_widen=plan.contract != "discard_columns",
+                keep=keep,
+                not_null=plan.not_null,
+                **({"chunk_rows": self.chunk_rows} if self.chunk_rows else {}),
+            )
+            rows_in = rejected = 0
+            staged = False
+            stage_types: dict[str, str] = {}
+            nul_check = not self._dest.capabilities.text_allows_nul
+            all_rejects: list[Reject] = []
+            seq = 0
+            for chunk in intake.chunks():
+                rows_in += chunk.rows_in
+                table = chunk.table
+                if nul_check and table.num_rows:
+                    table, more = _reject_nul(table, chunk, plan)
+                    chunk.rejects.extend(more)
+                rejected += len(chunk.rejects)
+                _hash_chunk(hasher, table, chunk.rejects)
+                if chunk.rejects:
+                    if plan.on_reject == "fail":
+                        raise RejectedRowsError(
+                            f"{len(chunk.rejects)} row(s) rejected and on_reject='fail': "
+                            f"{chunk.rejects[0].reason}",
+                            reasons=[r.reason for r in chunk.rejects[:20]],
+                        )
+                    all_rejects.extend(chunk.rejects)
+                    if len(all_rejects) >= 10_000:
+                        s.quarantine(load_id, plan.table, all_rejects)
+                        all_rejects = []
+                if not table.num_rows and staged:
+                    continue
+                self._check_columns(table.column_names, plan)
+                if not staged:
+                    stage_types = {c: intake.types.get(c, T.NULL) for c in table.column_names}
+                    s.stage_create(stage_types)
+                    staged = True
+                else:
+                    for name, _old, new in intake.widened:
+                        if name in stage_types and stage_types[name] != new:
+                            s.stage_alter(name, new)
+                            stage_types[name] = new
+                    for c in table.column_names:
+                        if c not in stage_types:
+                            s.stage_add(c, intake.types.get(c, T.NULL))
+                            stage_types[c] = intake.types.get(c, T.NULL)
+                intake.widened.clear()
+                if table.num_rows:
+                    s.stage_insert(table, seq)
+                    seq += table.num_rows
+            checksum = hasher.hexdigest()
+            for k in plan.key if plan.keyed else ():
+                self._check_name(k, "column")
+            if not force_or_changed(plan, mark.checksum, checksum):
+                s.rollback()
+                result = LoadResult(
+                    load_id, plan.table, plan.strategy, "skipped", rows_in=rows_in, skipped=rows_in,
+                    checksum=checksum, seconds=time.perf_counter() - t0,
+                )
+                self._dest.record_outside(self._record(result, plan, started, mark.schema_version), self._params(plan))
+                return result
+            if not staged:
+                s.stage_create({})
+            types = {c: intake.types.get(c, T.NULL) for c in stage_types}
+            if plan.hints:
+                for c, t in plan.hints.items():
+                    if c in types and types[c] == T.NULL:
+                        types[c] = t
+            for c, t in plan.hints.items():
+                if c in types and existing and c in existing and existing[c] != t and T.widen(existing[c], t) != t:
+                    raise SchemaContractError(
+                        f"columns[{c!r}] asks for {t} but the table stores {existing[c]}", column=c,
+                    )
+            out = s.apply(plan, load_id, types, existing, mark.cursor_value)
+            changes = list(out["schema_changes"])
+            if intake.dropped:
+                changes.append(f"discarded unknown column(s) {', '.join(intake.dropped)}")
+            version = mark.schema_version + (1 if out["schema_changes"] else 0)
+            s.quarantine(load_id, plan.table, all_rejects)
+            s.stage_drop()
+            result = LoadResult(
+                load_id, plan.table, plan.strategy, "committed",
+                rows_in=rows_in, inserted=out["inserted"], updated=out["updated"],
+                unchanged=out["unchanged"], deleted=out["deleted"], skipped=out["skipped"],
+                deduplicated=out["deduplicated"], rejected=rejected, removed=out["removed"],
+                schema_changes=changes, checksum=checksum, seconds=time.perf_counter() - t0,
+                cursor_value=out["cursor_value"],
+            )
+            _check_accounting(result)
+            s.journal(self._record(result, plan, started, version), self._params(plan))
+            s.commit()
+        return result
+
+    def _params(self, plan: Plan) -> dict[str, Any]:
+        return {
+            "key": list(plan.key), "cursor": plan.cursor, "contract": plan.contract,
+            "on_reject": plan.on_reject, "force": plan.force, "columns": plan.hints,
+        }
+
+    def _record(self, r: LoadResult, plan: Plan, started: datetime, version: int, error: str | None = None) -> LoadRecord:
+        return LoadRecord(
+            load_id=r.load_id, table=r.table, strategy=r.strategy, status=r.status, rows_in=r.rows_in,
+            inserted=r.inserted, updated=r.updated, unchanged=r.unchanged, deleted=r.deleted,
+            skipped=r.skipped, deduplicated=r.deduplicated, rejected=r.rejected, removed=r.removed,
+            checksum=r.checksum, schema_version=version,
+            cursor_column=plan.cursor if plan.strategy == "incremental" else None,
+            cursor_value=r.cursor_value, started_at=started, finished_at=datetime.now(UTC),
+            error=error, schema_changes=list(r.schema_changes),
+        )
+
+    def _record_failure(self, plan: Plan, load_id: str, started: datetime, e: FreightError) -> None:
+        failed = LoadResult(load_id, plan.table, plan.strategy, "failed", error=str(e))
+        try:
+            self._dest.record_outside(self._record(failed, plan, started, 0, error=str(e)), self._params(plan))
+        except FreightError:
+            pass  # the destination is gone; the original error says why
+
+    # ------------------------------------------------------------------ reading
+
+    def history(self, table: str | None = None, *, limit: int | None = None) -> list[LoadRecord]:
+        """Journal records, newest first."""
+        return self._dest.history(table, limit)
+
+    def rejected(self, table: str | None = None, *, load_id: str | None = None) -> list[RejectedRow]:
+        """Quarantined rows with the row as given and the reason."""
+        return self._dest.rejected(table, load_id)
+
+    def tables(self) -> list[str]:
+        """User tables (freight's own ``_freight_*`` tables are not listed)."""
+        return self._dest.tables()
+
+    def schema(self, table: str) -> dict[str, str]:
+        """Column name -> logical type."""
+        cols = self._dest.schema(table)
+        if cols is None:
+            raise FreightError(f"no table {table!r}", table=table)
+        return cols
+
+    def read(self, table: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """The table's rows as Arrow (freight's ``_freight_*`` columns left out)."""
+        return self._dest.read(table, columns)
+
+    def health(self) -> Health:
+        return self._dest.health()
+
+
+def force_or_changed(plan: Plan, last: str | None, checksum: str) -> bool:
+    return plan.force or last != checksum
+
+
+def _hash_chunk(hasher: Any, table: pa.Table, rejects: list[Reject]) -> None:
+    hasher.update(repr(table.schema).encode())
+    for batch in table.to_batches():
+        hasher.update(batch.serialize())
+    for r in rejects:
+        hasher.update(r.reason.encode())
+        hasher.update(repr(r.row).encode())
+
+
+def _reject_nul(table: pa.Table, chunk: Any, plan: Plan) -> tuple[pa.Table, list[Reject]]:
+    """Destinations whose text cannot hold NUL: quarantine such rows, never strip the byte."""
+    import pyarrow.compute as pc
+
+    mask = None
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_string(col.type):
+            m = pc.fill_null(pc.match_substring(col, "\x00"), False)
+            mask = m if mask is None else pc.or_(mask, m)
+    if mask is None or not pc.any(mask).as_py():
+        return table, []
+    rejects = []
+    rows = table.filter(mask).to_pylist()
+    for row in rows:
+        cols = [c for c, v in row.items() if isinstance(v, str) and "\x00" in v]
+        rejects.append(Reject(None, row, f"column {cols[0]!r}: text contains a NUL byte, which {plan.table!r}'s destination cannot store"))
+    return table.filter(pc.invert(mask)), rejects
+
+
+def _check_accounting(r: LoadResult) -> None:
+    total = sum(r.counts.values())
+    if total != r.rows_in:
+        raise FreightError(
+            f"internal accounting error: counters add up to {total}, {r.rows_in} rows came in; "
+            "nothing was committed",
+            table=r.table, load_id=r.load_id,
+        )

@@ -1,0 +1,719 @@
+"""Intake: any input -> a stream of bounded Arrow chunks in freight's logical types, plus rejects.
+
+Pure: no I/O but reading the input. Types are decided across the whole load, independent of
+chunk size: a column's type is the type the destination already has, else the first
+non-null value's type, widened when a later value needs it (int64 -> float64 / decimal,
+decimal precision growth). A value that cannot be held losslessly by its column's type is
+rejected with a reason naming the column, the value and the row number, never coerced.
+When a column widens mid-load, ``Intake.widened`` reports it so the stage can be widened.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+import operator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import _types as T
+from ._errors import InputError, InvalidIdentifierError
+
+DEFAULT_CHUNK_ROWS = 50_000
+
+
+@dataclass(slots=True)
+class Reject:
+    """One rejected input row: its number in the input (1-based), the row as given, why."""
+
+    row_number: int | None
+    row: Any
+    reason: str
+
+
+@dataclass(slots=True)
+class Chunk:
+    table: pa.Table
+    rejects: list[Reject]
+    first_row: int  # 1-based number of the chunk's first input row
+    rows_in: int  # input rows this chunk accounts for (loaded + rejected)
+
+
+@dataclass
+class Intake:
+    """Turns ``data`` into chunks. ``known`` holds the destination's column types; ``hints``
+    the user's explicit ``columns=`` types; ``allow_widen`` whether a stored column may widen
+    (contract evolve / freeze; freeze raises later when it does); ``keep`` limits the columns
+    when unknown columns are discarded."""
+
+    data: Any
+    known: dict[str, str] = field(default_factory=dict)
+    hints: dict[str, str] = field(default_factory=dict)
+    allow_widen: bool = True
+    keep: set[str] | None = None
+    not_null: tuple[str, ...] = ()
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    types: dict[str, str] = field(default_factory=dict, init=False)
+    widened: list[tuple[str, str, str]] = field(default_factory=list, init=False)
+    dropped: list[str] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self._fixed = {**self.known}
+        for name, t in self.hints.items():
+            self._fixed.setdefault(name, t)
+
+    # ------------------------------------------------------------------ public
+
+    def chunks(self) -> Iterator[Chunk]:
+        row_no = 1
+        for piece in _pieces(self.data, self.chunk_rows):
+            if isinstance(piece, _Rows):
+                chunk = self._from_rows(piece.rows, row_no, piece.rejects, piece.numbers)
+            else:
+                chunk = self._from_arrow(piece, row_no)
+            row_no += chunk.rows_in
+            yield chunk
+
+    def target(self, name: str) -> str | None:
+        t = self.types.get(name)
+        return t if t is not None else self._fixed.get(name)
+
+    # ------------------------------------------------------------------ dict rows
+
+    def _from_rows(
+        self,
+        rows: list[Any],
+        first: int,
+        rejects: list[Reject] | None = None,
+        numbers: list[int] | None = None,
+    ) -> Chunk:
+        rejects = list(rejects or [])
+        n_in = len(rows) + len(rejects)
+        good: list[Mapping[str, Any]] = []
+        nums: list[int] = []
+        for i, r in enumerate(rows):
+            num = numbers[i] if numbers else first + i
+            if isinstance(r, dict):
+                good.append(r)
+                nums.append(num)
+            elif isinstance(r, Mapping):
+                good.append(dict(r))
+                nums.append(num)
+            else:
+                rejects.append(Reject(num, _jsonable(r), f"row {num} is not a mapping but {type(r).__name__}"))
+        if not good:
+            return Chunk(pa.table({}), rejects, first, n_in)
+        k0 = good[0].keys()
+        if all(map(k0.__eq__, map(dict.keys, good))):  # type: ignore[arg-type]
+            names = list(k0)
+            uniform = True
+        else:
+            names = list(dict.fromkeys(itertools.chain.from_iterable(good)))
+            uniform = False
+        for n in names:
+            if not isinstance(n, str):
+                raise InvalidIdentifierError(f"column name {n!r} is not a string")
+        if self.keep is not None:
+            for n in names:
+                if n not in self.keep and n not in self.dropped:
+                    self.dropped.append(n)
+            names = [n for n in names if n in self.keep]
+        arrays: dict[str, pa.Array] = {}
+        bad: dict[int, str] = {}
+        fast = self._fast_rows(good, names) if uniform and names else None
+        for name in names:
+            getter = operator.itemgetter(name) if uniform else operator.methodcaller("get", name)
+            vals: list[Any] | None = None
+            arr = fast.get(name) if fast else None
+            if arr is not None:
+                lt = T.from_arrow(arr.type)
+                if lt is not None and self._accepts(name, lt):
+                    if arr.type != T.to_arrow(lt):
+                        arr = arr.cast(T.to_arrow(lt))
+                    self._settle(name, lt)
+                    arrays[name] = arr
+                    continue
+            vals = list(map(getter, good))
+            arrays[name] = self._column(name, vals, bad)
+        keep_mask = None
+        if bad:
+            keep_mask = pa.array([i not in bad for i in range(len(good))])
+            for i in sorted(bad):
+                rejects.append(Reject(nums[i], _jsonable(good[i]), bad[i]))
+        table = pa.table(arrays) if arrays else pa.table({"__n": pa.nulls(len(good))}).drop(["__n"])
+        if not arrays:
+            table = _empty_rows(len(good))
+        if keep_mask is not None:
+            table = table.filter(keep_mask)
+        table, more = self._check_not_null(table, good, nums, keep_mask)
+        rejects.extend(more)
+        return Chunk(table, rejects, first, n_in)
+
+    def _fast_rows(self, rows: list[Mapping[str, Any]], names: list[str]) -> dict[str, pa.Array] | None:
+        """pyarrow's own conversion, trusted only for types it cannot confuse."""
+        try:
+            batch = pa.RecordBatch.from_pylist(rows)  # type: ignore[arg-type]
+        except (pa.ArrowException, OverflowError, TypeError, ValueError):
+            return None
+        out = {}
+        for name, col in zip(batch.schema.names, batch.columns, strict=True):
+            t = col.type
+            # pyarrow silently folds bool/int into double, datetime into date, str into
+            # binary, mixed time zones into one: those columns take the careful path.
+            if (
+                pa.types.is_integer(t)
+                or pa.types.is_string(t)
+                or pa.types.is_boolean(t)
+                or pa.types.is_null(t)
+            ):
+                out[name] = col
+            elif pa.types.is_floating(t):
+                col_vals = [r[name] for r in rows]
+                if set(map(type, col_vals)) <= {float, type(None)}:
+                    out[name] = col
+        return out
+
+    def _accepts(self, name: str, lt: str) -> bool:
+        cur = self.target(name)
+        return cur is None or cur == lt or lt == T.NULL or (cur == T.NULL)
+
+    def _settle(self, name: str, lt: str) -> None:
+        """Record ``lt`` as the column's type (widening the known type if needed)."""
+        cur = self.target(name)
+        if cur is None or cur == T.NULL:
+            if lt != T.NULL or name not in self.types:
+                if cur == T.NULL and name in self.types and lt != T.NULL:
+                    self.widened.append((name, T.NULL, lt))
+                self.types[name] = lt if cur is None or lt != T.NULL else cur
+            return
+        if cur != lt and lt != T.NULL:
+            self.types[name] = lt
+            self.widened.append((name, cur, lt))
+        else:
+            self.types.setdefault(name, cur)
+
+    def _column(self, name: str, vals: list[Any], bad: dict[int, str]) -> pa.Array:
+        """The careful path for one column of Python values."""
+        natural = _natural(vals)
+        cur = self.target(name)
+        if cur is None or cur == T.NULL:
+            if natural is None:
+                natural = _first_type(vals)
+            target = natural if natural is not None else T.NULL
+        else:
+            target = cur
+        if natural == target and target != T.JSON:
+            arr = _to_array(vals, target)
+            if arr is not None:
+                self._settle(name, target)
+                return arr
+        out, errs = _convert(vals, target)
+        if errs and natural is not None and natural != target:
+            wider = T.widen(target, natural)
+            can_widen = cur is None or cur == T.NULL or self.allow_widen
+            if wider is not None and wider != target and can_widen:
+                target = wider
+                out, errs = _convert(vals, target)
+        for i, reason in errs.items():
+            bad.setdefault(i, f"column {name!r}: value {T.describe(vals[i])} {reason} (type {target})")
+        self._settle(name, target)
+        return pa.array(out, type=T.to_arrow(target))
+
+    # ------------------------------------------------------------------ Arrow
+
+    def _from_arrow(self, table: pa.Table, first: int) -> Chunk:
+        n = table.num_rows
+        if self.keep is not None:
+            for c in table.column_names:
+                if c not in self.keep and c not in self.dropped:
+                    self.dropped.append(c)
+            table = table.select([c for c in table.column_names if c in self.keep])
+        names = table.column_names
+        if len(set(names)) != len(names):
+            dup = next(c for c in names if names.count(c) > 1)
+            raise InvalidIdentifierError(f"column {dup!r} appears twice in the input", column=dup)
+        arrays: dict[str, pa.Array] = {}
+        bad: dict[int, str] = {}
+        for name in names:
+            col = table.column(name).combine_chunks()
+            if pa.types.is_dictionary(col.type):
+                col = col.dictionary_decode()
+            lt = T.from_arrow(col.type)
+            if lt is not None and self._accepts(name, lt):
+                if col.type != T.to_arrow(lt):
+                    col = col.cast(T.to_arrow(lt))
+                self._settle(name, lt)
+                arrays[name] = col
+                continue
+            vals = _py_values(col)
+            arrays[name] = self._column(name, vals, bad)
+        rejects: list[Reject] = []
+        out = pa.table(arrays) if arrays else _empty_rows(n)
+        keep_mask = None
+        if bad:
+            keep_mask = pa.array([i not in bad for i in range(n)])
+            rows = table.to_pylist()
+            for i in sorted(bad):
+                rejects.append(Reject(first + i, _jsonable(rows[i]), bad[i]))
+            out = out.filter(keep_mask)
+        nums = list(range(first, first + n))
+        out, more = self._check_not_null(out, None, nums, keep_mask, source=table)
+        rejects.extend(more)
+        return Chunk(out, rejects, first, n)
+
+    # ------------------------------------------------------------------ keys
+
+    def _check_not_null(
+        self,
+        table: pa.Table,
+        rows: list[Mapping[str, Any]] | None,
+        nums: list[int],
+        keep_mask: pa.Array | None,
+        source: pa.Table | None = None,
+    ) -> tuple[pa.Table, list[Reject]]:
+        """Reject rows whose key (or cursor) column is NULL or missing."""
+        if not self.not_null:
+            return table, []
+        mask = None
+        missing: list[str] = []
+        for c in self.not_null:
+            if c not in table.column_names:
+                missing.append(c)
+                continue
+            m = table.column(c).is_null()
+            mask = m if mask is None else pc.or_(mask, m)
+        if missing:
+            mask = pa.array([True] * table.num_rows)
+        if mask is None or not pc.any(mask).as_py():
+            return table, []
+        idx_kept = (
+            list(range(len(nums)))
+            if keep_mask is None
+            else [i for i, k in enumerate(keep_mask.to_pylist()) if k]
+        )
+        flags = mask.to_pylist()
+        rejects = []
+        src_rows = source.to_pylist() if source is not None and rows is None else None
+        for pos, flag in enumerate(flags):
+            if not flag:
+                continue
+            i = idx_kept[pos]
+            row = rows[i] if rows is not None else (src_rows[i] if src_rows else None)
+            cols = [c for c in self.not_null if c in missing or table.column(c)[pos].as_py() is None]
+            what = ", ".join(repr(c) for c in cols)
+            rejects.append(Reject(nums[i], _jsonable(row), f"key column {what} is null or missing"))
+        return table.filter(pc.invert(mask)), rejects
+
+
+# ---------------------------------------------------------------------- column helpers
+
+
+def _natural(vals: list[Any]) -> str | None:
+    """The narrowest logical type holding every value, or None when they conflict."""
+    kinds = set(map(type, vals))
+    kinds.discard(type(None))
+    if not kinds:
+        return T.NULL
+    result: str | None = T.NULL
+    fast = {str: T.STRING, float: T.FLOAT64, bool: T.BOOL, bytes: T.BINARY}
+    for k in kinds:
+        if k in fast:
+            t: str | None = fast[k]
+        elif k is int:
+            lo = min(v for v in vals if type(v) is int)
+            hi = max(v for v in vals if type(v) is int)
+            t = T.INT64 if T.INT64_MIN <= lo and hi <= T.INT64_MAX else T.BIGINT
+            if t == T.BIGINT and max(len(str(abs(lo))), len(str(abs(hi)))) > T.MAX_DECIMAL_PRECISION:
+                t = T.BIGINT  # the too-large ones are rejected by the converter
+        elif k in (dict, list, tuple):
+            t = T.JSON
+        else:
+            t = T.NULL
+            for v in vals:
+                if type(v) is k:
+                    vt = T.value_type(v)
+                    if vt is None:
+                        return None
+                    t2 = T.widen(t, vt) if t != vt else t
+                    if t2 is None:
+                        return None
+                    t = t2
+        if t == T.JSON and result not in (T.NULL, T.JSON):
+            return None
+        assert t is not None
+        result = T.widen(result, t) if result is not None else None
+        if result is None:
+            return None
+    return result
+
+
+def _first_type(vals: list[Any]) -> str | None:
+    for v in vals:
+        if v is not None:
+            return T.value_type(v)
+    return None
+
+
+def _to_array(vals: list[Any], target: str) -> pa.Array | None:
+    try:
+        if target == T.BINARY:
+            vals = [bytes(v) if v is not None and type(v) is not bytes else v for v in vals]
+        return pa.array(vals, type=T.to_arrow(target))
+    except (pa.ArrowException, OverflowError, TypeError, ValueError):
+        return None
+
+
+def _convert(vals: list[Any], target: str) -> tuple[list[Any], dict[int, str]]:
+    conv = T.converter(target)
+    out: list[Any] = []
+    errs: dict[int, str] = {}
+    for i, v in enumerate(vals):
+        if v is None:
+            out.append(None)
+            continue
+        try:
+            out.append(conv(v))
+        except T.Unfit as e:
+            errs[i] = str(e)
+            out.append(None)
+    if target == T.STRING:
+        for i, v in enumerate(out):
+            if v is not None and _bad_unicode(v):
+                errs[i] = "is not valid unicode text"
+                out[i] = None
+    return out, errs
+
+
+def _bad_unicode(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _py_values(col: pa.Array) -> list[Any]:
+    t = col.type
+    if pa.types.is_timestamp(t) and t.unit == "ns":
+        # keep sub-microsecond precision visible: such values are rejected, not truncated
+        ints = col.cast(pa.int64()).to_pylist()
+        us = col.cast(pa.timestamp("us", tz=t.tz), safe=False).to_pylist()
+        return [_NanoTime(v) if i is not None and i % 1000 else v for v, i in zip(us, ints, strict=True)]
+    if pa.types.is_time(t) and t.unit == "ns":
+        ints = col.cast(pa.int64()).to_pylist()
+        us = col.cast(pa.time64("us"), safe=False).to_pylist()
+        return [_NanoTime(v) if i is not None and i % 1000 else v for v, i in zip(us, ints, strict=True)]
+    return col.to_pylist()
+
+
+class _NanoTime:
+    """A timestamp with nanoseconds: no logical type takes it, so it is rejected."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v: Any) -> None:
+        self.v = v
+
+    def __repr__(self) -> str:
+        return f"{self.v!r} with nanoseconds"
+
+
+def _empty_rows(n: int) -> pa.Table:
+    return pa.table({"_freight_rownum": pa.nulls(n, pa.int64())}).drop(["_freight_rownum"]) if n == 0 else pa.Table.from_batches(
+        [pa.RecordBatch.from_pydict({"_": pa.nulls(n)}).drop_columns(["_"])]
+    )
+
+
+def _jsonable(row: Any) -> Any:
+    """The row as given, in a form the quarantine keeps (JSON, with NaN etc. kept as text)."""
+    try:
+        orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS)
+        if _has_nonfinite(row):
+            raise TypeError
+        return row
+    except TypeError:
+        return _fallback(row)
+
+
+def _has_nonfinite(v: Any) -> bool:
+    if isinstance(v, float):
+        return not math.isfinite(v)
+    if isinstance(v, dict):
+        return any(_has_nonfinite(x) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return any(_has_nonfinite(x) for x in v)
+    return False
+
+
+def _fallback(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _fallback(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_fallback(x) for x in v]
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float) and math.isfinite(v):
+        return v
+    if isinstance(v, bytes):
+        return v.hex()
+    return repr(v) if not isinstance(v, float) else str(v)
+
+
+# ---------------------------------------------------------------------- input sources
+
+
+@dataclass(slots=True)
+class _Rows:
+    rows: list[Any]
+    rejects: list[Reject] = field(default_factory=list)
+    numbers: list[int] | None = None
+
+
+def _pieces(data: Any, chunk_rows: int) -> Iterator[_Rows | pa.Table]:
+    if isinstance(data, (str, Path)):
+        yield from _file_pieces(Path(data), chunk_rows)
+        return
+    if isinstance(data, pa.Table):
+        for b in data.to_batches(max_chunksize=chunk_rows):
+            yield pa.Table.from_batches([b], schema=data.schema)
+        if data.num_rows == 0:
+            return
+        return
+    if isinstance(data, pa.RecordBatch):
+        yield from _pieces(pa.Table.from_batches([data]), chunk_rows)
+        return
+    if isinstance(data, pa.RecordBatchReader):
+        for b in data:
+            for s in range(0, max(b.num_rows, 1), chunk_rows):
+                if b.num_rows:
+                    yield pa.Table.from_batches([b.slice(s, chunk_rows)])
+        return
+    mod = type(data).__module__
+    if mod.startswith("pandas") and type(data).__name__ == "DataFrame":
+        yield from _pandas_pieces(data, chunk_rows)
+        return
+    if mod.startswith("polars") and type(data).__name__ == "DataFrame":
+        yield from _pieces(data.to_arrow(), chunk_rows)
+        return
+    if isinstance(data, Mapping):
+        yield _Rows([data])
+        return
+    if isinstance(data, (bytes, bytearray)) or not isinstance(data, Iterable):
+        raise InputError(
+            f"cannot load a {type(data).__name__}: give dicts, a DataFrame, an Arrow table "
+            "or a path to a .jsonl/.json/.csv/.parquet file"
+        )
+    it = iter(data)
+    while True:
+        batch = list(itertools.islice(it, chunk_rows))
+        if not batch:
+            return
+        yield _Rows(batch)
+
+
+def _pandas_pieces(df: Any, chunk_rows: int) -> Iterator[_Rows | pa.Table]:
+    for s in range(0, len(df), chunk_rows):
+        part = df.iloc[s : s + chunk_rows]
+        try:
+            yield pa.Table.from_pandas(part, preserve_index=False)
+        except (pa.ArrowException, TypeError, ValueError):
+            # mixed object columns: go value by value (pandas NaN/NaT/NA still mean missing)
+            recs = part.astype(object).where(part.notna(), None).to_dict("records")
+            yield _Rows(recs)
+
+
+_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
+
+
+def _open(path: Path) -> tuple[io.BufferedReader, str]:
+    """Open ``path`` (decompressing by suffix); return the stream and the format suffix."""
+    if not path.exists():
+        raise InputError(f"no such file: {path}")
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not a file")
+    suffixes = [s.lower() for s in path.suffixes]
+    compression = _COMPRESSION.get(suffixes[-1]) if suffixes else None
+    fmt = suffixes[-2] if compression and len(suffixes) >= 2 else (suffixes[-1] if suffixes else "")
+    raw = pa.input_stream(str(path), compression=compression)
+    return io.BufferedReader(raw, buffer_size=1 << 20), fmt  # type: ignore[arg-type]
+
+
+def _file_pieces(path: Path, chunk_rows: int) -> Iterator[_Rows | pa.Table]:
+    stream, fmt = _open(path)
+    with stream:
+        if fmt in (".jsonl", ".ndjson"):
+            yield from _jsonl_pieces(stream, path, chunk_rows)
+        elif fmt == ".json":
+            yield from _json_pieces(stream, path, chunk_rows)
+        elif fmt == ".csv":
+            stream.close()
+            yield from _csv_pieces(path, chunk_rows)
+        elif fmt == ".parquet":
+            stream.close()
+            import pyarrow.parquet as pq
+
+            try:
+                pf = pq.ParquetFile(str(path))
+            except pa.ArrowException as e:
+                raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+            for b in pf.iter_batches(batch_size=chunk_rows):
+                yield pa.Table.from_batches([b])
+        else:
+            raise InputError(
+                f"{path}: unknown file type; freight reads .jsonl, .ndjson, .json, .csv and "
+                ".parquet, optionally compressed .gz, .bz2, .zst or .lz4"
+            )
+
+
+def _jsonl_pieces(stream: io.BufferedReader, path: Path, chunk_rows: int) -> Iterator[_Rows]:
+    rows: list[Any] = []
+    numbers: list[int] = []
+    rejects: list[Reject] = []
+    line_no = 0
+    try:
+        for line in stream:
+            line_no += 1
+            if not line.strip():
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as e:
+                text = line.decode("utf-8", "replace").rstrip("\r\n")
+                rejects.append(Reject(line_no, text, f"{path.name} line {line_no}: not valid JSON ({e})"))
+            else:
+                if isinstance(obj, dict):
+                    rows.append(obj)
+                    numbers.append(line_no)
+                else:
+                    rejects.append(Reject(line_no, obj, f"{path.name} line {line_no}: not a JSON object"))
+            if len(rows) + len(rejects) >= chunk_rows:
+                yield _Rows(rows, rejects, numbers)
+                rows, numbers, rejects = [], [], []
+    except (OSError, pa.ArrowException) as e:
+        raise InputError(f"{path}: cannot read ({e})") from None
+    if rows or rejects:
+        yield _Rows(rows, rejects, numbers)
+
+
+def _json_pieces(stream: io.BufferedReader, path: Path, chunk_rows: int) -> Iterator[_Rows]:
+    try:
+        doc = orjson.loads(stream.read())
+    except orjson.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+    if isinstance(doc, dict):
+        doc = [doc]
+    if not isinstance(doc, list):
+        raise InputError(f"{path}: a .json file must hold an array of objects")
+    for s in range(0, len(doc), chunk_rows):
+        part = doc[s : s + chunk_rows]
+        rows, numbers, rejects = [], [], []
+        for i, obj in enumerate(part, start=s + 1):
+            if isinstance(obj, dict):
+                rows.append(obj)
+                numbers.append(i)
+            else:
+                rejects.append(Reject(i, obj, f"{path.name} element {i}: not a JSON object"))
+        yield _Rows(rows, rejects, numbers)
+
+
+# CSV: every field is text; a column's type is the narrowest one that reads back every
+# value of the whole file (first pass), so the result never depends on block boundaries.
+_CSV_CANDIDATES = (T.INT64, T.FLOAT64, T.BOOL, T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ)
+
+
+def _csv_reader(path: Path, chunk_rows: int, bad_rows: list[Reject] | None) -> Any:
+    import pyarrow.csv as pcsv
+
+    stream, _ = _open(path)
+    header = stream.readline().decode("utf-8-sig").rstrip("\r\n")
+    stream.close()
+    import csv
+
+    names = next(csv.reader([header])) if header else []
+    if not names:
+        raise InputError(f"{path}: empty CSV file (no header line)")
+
+    def on_invalid(row: Any) -> str:
+        if bad_rows is not None:
+            num = row.number if row.number is not None else None
+            bad_rows.append(
+                Reject(num, row.text, f"{path.name} line {num}: {row.expected_columns} fields expected, "
+                       f"{row.actual_columns} found")
+            )
+        return "skip"
+
+    raw, _ = _open(path)
+    return pcsv.open_csv(
+        raw,
+        read_options=pcsv.ReadOptions(block_size=8 << 20),
+        parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid),
+        convert_options=pcsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _csv_types(path: Path, chunk_rows: int) -> dict[str, str]:
+    possible: dict[str, list[str]] = {}
+    try:
+        reader = _csv_reader(path, chunk_rows, None)
+        for batch in reader:
+            for name, col in zip(batch.schema.names, batch.columns, strict=True):
+                cands = possible.setdefault(name, list(_CSV_CANDIDATES))
+                vals = col.drop_null()
+                if len(vals) == 0:
+                    continue
+                cands[:] = [c for c in cands if _csv_fits(vals, c)]
+    except pa.ArrowException as e:
+        raise InputError(f"{path}: cannot read CSV ({e})") from None
+    return {n: (c[0] if c else T.STRING) for n, c in possible.items()}
+
+
+def _csv_fits(vals: pa.Array, t: str) -> bool:
+    try:
+        cast = vals.cast(T.to_arrow(t))
+    except (pa.ArrowException, ValueError):
+        return False
+    if t == T.INT64:
+        # "007" would read back as "7": keep such columns as text
+        return bool(pc.all(pc.equal(cast.cast(pa.string()), vals)).as_py())
+    if t == T.TIMESTAMPTZ:
+        return bool(pc.all(pc.match_substring_regex(vals, r"(Z|[+-]\d\d:?\d\d)$")).as_py())
+    if t == T.TIMESTAMP:
+        return not bool(pc.any(pc.match_substring_regex(vals, r"(Z|[+-]\d\d:?\d\d)$")).as_py())
+    if t == T.BOOL:
+        return bool(pc.all(pc.is_in(pc.utf8_lower(vals), pa.array(["true", "false"]))).as_py())
+    return True
+
+
+def _csv_pieces(path: Path, chunk_rows: int) -> Iterator[pa.Table | _Rows]:
+    types = _csv_types(path, chunk_rows)
+    bad: list[Reject] = []
+    reader = _csv_reader(path, chunk_rows, bad)
+    try:
+        for batch in reader:
+            cols = {}
+            for name, col in zip(batch.schema.names, batch.columns, strict=True):
+                t = types.get(name, T.STRING)
+                cols[name] = col if t == T.STRING else col.cast(T.to_arrow(t))
+            table = pa.table(cols)
+            for s in range(0, max(table.num_rows, 1), chunk_rows):
+                if table.num_rows:
+                    yield table.slice(s, chunk_rows)
+            if bad:
+                yield _Rows([], list(bad))
+                bad.clear()
+    except pa.ArrowException as e:
+        raise InputError(f"{path}: cannot read CSV ({e})") from None
+    if bad:
+        yield _Rows([], list(bad))

@@ -1,0 +1,136 @@
+"""The load plan: strategy semantics as a typed value, checked before any I/O. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import orjson
+
+from . import _types as T
+from ._errors import InvalidIdentifierError, InvalidStrategyError, MissingKeyError
+
+Strategy = Literal[
+    "append", "replace", "merge", "upsert", "insert_only", "update_only", "delete", "incremental"
+]
+Contract = Literal["evolve", "freeze", "discard_columns"]
+OnReject = Literal["quarantine", "fail"]
+
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+CONTRACTS: tuple[str, ...] = get_args(Contract)
+ON_REJECT: tuple[str, ...] = get_args(OnReject)
+KEYED = ("merge", "insert_only", "update_only", "delete")
+
+#: Prefix of freight's own tables and columns; user names may not start with it.
+RESERVED_PREFIX = "_freight_"
+LOAD_ID_COLUMN = "_freight_load_id"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a load will do, independent of the destination."""
+
+    table: str
+    strategy: str  # canonical: "upsert" is stored as "merge"
+    key: tuple[str, ...]
+    cursor: str | None
+    contract: str
+    on_reject: str
+    force: bool
+    hints: dict[str, str]
+
+    @property
+    def keyed(self) -> bool:
+        """Whether rows are matched on ``key`` (and deduplicated by it)."""
+        return bool(self.key) and self.strategy != "append"
+
+    @property
+    def apply_as(self) -> str:
+        """The strategy the destination runs after incremental filtering."""
+        if self.strategy == "incremental":
+            return "merge" if self.key else "append"
+        return self.strategy
+
+    @property
+    def not_null(self) -> tuple[str, ...]:
+        cols = self.key if self.keyed else ()
+        if self.cursor and self.strategy == "incremental":
+            cols = (*cols, self.cursor)
+        return cols
+
+    def fingerprint(self) -> hashlib._Hash:
+        """A hash seeded with the parameters that make two loads 'the same load'."""
+        h = hashlib.sha256()
+        h.update(
+            orjson.dumps(
+                {
+                    "strategy": self.strategy,
+                    "key": list(self.key),
+                    "cursor": self.cursor,
+                    "contract": self.contract,
+                    "columns": self.hints,
+                },
+                option=orjson.OPT_SORT_KEYS,
+            )
+        )
+        return h
+
+
+def check_identifier(name: Any, what: str = "column") -> str:
+    if not isinstance(name, str) or not name:
+        raise InvalidIdentifierError(f"{what} name must be a non-empty string, got {name!r}")
+    if "\x00" in name:
+        raise InvalidIdentifierError(f"{what} name {name!r} contains a NUL character")
+    if name.strip() != name:
+        raise InvalidIdentifierError(f"{what} name {name!r} has leading or trailing spaces")
+    return name
+
+
+def make_plan(
+    table: str,
+    *,
+    strategy: str = "append",
+    key: str | list[str] | tuple[str, ...] | None = None,
+    cursor: str | None = None,
+    contract: str = "evolve",
+    on_reject: str = "quarantine",
+    force: bool = False,
+    columns: dict[str, str] | None = None,
+) -> Plan:
+    """Validate the arguments of a load and return its plan; raises before any I/O."""
+    check_identifier(table, "table")
+    if table.startswith(RESERVED_PREFIX):
+        raise InvalidIdentifierError(f"table name {table!r} uses freight's reserved prefix {RESERVED_PREFIX!r}")
+    if strategy not in STRATEGIES:
+        raise InvalidStrategyError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    if strategy == "upsert":
+        strategy = "merge"
+    if contract not in CONTRACTS:
+        raise InvalidStrategyError(f"unknown contract {contract!r}; use one of {', '.join(CONTRACTS)}")
+    if on_reject not in ON_REJECT:
+        raise InvalidStrategyError(f"unknown on_reject {on_reject!r}; use 'quarantine' or 'fail'")
+    if key is None:
+        keys: tuple[str, ...] = ()
+    elif isinstance(key, str):
+        keys = (key,)
+    else:
+        keys = tuple(key)
+    for k in keys:
+        check_identifier(k, "key column")
+    if len(set(keys)) != len(keys):
+        raise InvalidStrategyError(f"key {list(keys)!r} names a column twice")
+    if strategy in KEYED and not keys:
+        raise MissingKeyError(f"strategy {strategy!r} needs key=... (the column(s) that identify a row)", table=table)
+    if strategy == "incremental" and not cursor:
+        raise MissingKeyError("strategy 'incremental' needs cursor=... (the column that only grows)", table=table)
+    if cursor is not None:
+        check_identifier(cursor, "cursor column")
+    hints: dict[str, str] = {}
+    for name, t in (columns or {}).items():
+        check_identifier(name)
+        try:
+            hints[name] = T.normalize(t)
+        except ValueError as e:
+            raise InvalidStrategyError(f"columns[{name!r}]: {e}", table=table, column=name) from None
+    return Plan(table, strategy, keys, cursor, contract, on_reject, bool(force), hints)

@@ -1,0 +1,518 @@
+"""Logical column types: names, Arrow mapping, widening and lossless value conversion.
+
+A logical type is a short string: ``bool``, ``int64``, ``float64``, ``decimal(p,s)``
+(``decimal(38,0)`` holds integers beyond int64), ``string``, ``binary``, ``date``, ``time``,
+``timestamp`` (naive), ``timestamptz`` (an instant, stored in UTC), ``uuid``, ``json`` and
+``null`` (no non-null value seen yet). Destinations map them to native types.
+
+Everything here is pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+NULL = "null"
+BOOL = "bool"
+INT64 = "int64"
+FLOAT64 = "float64"
+STRING = "string"
+BINARY = "binary"
+DATE = "date"
+TIME = "time"
+TIMESTAMP = "timestamp"
+TIMESTAMPTZ = "timestamptz"
+UUID = "uuid"
+JSON = "json"
+BIGINT = "decimal(38,0)"  # integers beyond int64
+
+MAX_DECIMAL_PRECISION = 38
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+FLOAT_EXACT_INT = 2**53
+
+SIMPLE_TYPES = (BOOL, INT64, FLOAT64, STRING, BINARY, DATE, TIME, TIMESTAMP, TIMESTAMPTZ, UUID, JSON)
+
+_DECIMAL_RE = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
+
+#: Names users may give in ``columns=`` and what they mean.
+ALIASES = {
+    "boolean": BOOL,
+    "int": INT64,
+    "integer": INT64,
+    "bigint": INT64,
+    "long": INT64,
+    "float": FLOAT64,
+    "double": FLOAT64,
+    "text": STRING,
+    "str": STRING,
+    "varchar": STRING,
+    "bytes": BINARY,
+    "blob": BINARY,
+    "datetime": TIMESTAMP,
+    "timestamp_tz": TIMESTAMPTZ,
+    "jsonb": JSON,
+    "hugeint": BIGINT,
+}
+
+
+def parse_decimal(t: str) -> tuple[int, int] | None:
+    m = _DECIMAL_RE.match(t)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def decimal_type(precision: int, scale: int) -> str:
+    return f"decimal({precision},{scale})"
+
+
+def normalize(name: str) -> str:
+    """Return the canonical logical type for a user-given name, or raise ``ValueError``."""
+    t = name.strip().lower().replace(" ", "")
+    t = ALIASES.get(t, t)
+    if t in SIMPLE_TYPES:
+        return t
+    if t == "decimal" or t == "numeric":
+        return decimal_type(MAX_DECIMAL_PRECISION, 9)
+    t = t.replace("numeric", "decimal")
+    pd = parse_decimal(t)
+    if pd and 0 < pd[0] <= MAX_DECIMAL_PRECISION and 0 <= pd[1] <= pd[0]:
+        return decimal_type(*pd)
+    raise ValueError(f"unknown column type {name!r}")
+
+
+# --------------------------------------------------------------------------- Arrow mapping
+
+
+def to_arrow(t: str) -> pa.DataType:
+    if t == NULL:
+        return pa.null()
+    if t == BOOL:
+        return pa.bool_()
+    if t == INT64:
+        return pa.int64()
+    if t == FLOAT64:
+        return pa.float64()
+    if t in (STRING, JSON):
+        return pa.string()
+    if t == BINARY:
+        return pa.binary()
+    if t == DATE:
+        return pa.date32()
+    if t == TIME:
+        return pa.time64("us")
+    if t == TIMESTAMP:
+        return pa.timestamp("us")
+    if t == TIMESTAMPTZ:
+        return pa.timestamp("us", tz="UTC")
+    if t == UUID:
+        return pa.uuid()
+    pd = parse_decimal(t)
+    if pd:
+        return pa.decimal128(*pd)
+    raise ValueError(f"no Arrow type for {t!r}")
+
+
+def from_arrow(at: pa.DataType) -> str | None:
+    """The logical type an Arrow column maps to, or None when it needs per-value handling
+    (nested types become JSON through Python values)."""
+    if pa.types.is_null(at):
+        return NULL
+    if pa.types.is_boolean(at):
+        return BOOL
+    if pa.types.is_integer(at):
+        return INT64 if at != pa.uint64() else None
+    if pa.types.is_floating(at):
+        return FLOAT64
+    if pa.types.is_decimal(at):
+        if at.precision <= MAX_DECIMAL_PRECISION:
+            return decimal_type(at.precision, at.scale)
+        return None
+    if pa.types.is_string(at) or pa.types.is_large_string(at) or pa.types.is_string_view(at):
+        return STRING
+    if (
+        pa.types.is_binary(at)
+        or pa.types.is_large_binary(at)
+        or pa.types.is_fixed_size_binary(at)
+        or pa.types.is_binary_view(at)
+    ):
+        return BINARY
+    if pa.types.is_date(at):
+        return DATE
+    if pa.types.is_time(at):
+        return TIME if at.unit in ("s", "ms", "us") else None
+    if pa.types.is_timestamp(at):
+        if at.unit == "ns":
+            return None
+        return TIMESTAMPTZ if at.tz else TIMESTAMP
+    if isinstance(at, pa.UuidType) or str(at) == "extension<arrow.uuid>":
+        return UUID
+    if pa.types.is_dictionary(at):
+        return from_arrow(at.value_type)
+    return None
+
+
+# --------------------------------------------------------------------------- Python values
+
+
+def _decimal_digits(d: Decimal) -> tuple[int, int]:
+    """(integer digits, scale) of a finite Decimal."""
+    sign, digits, exp = d.as_tuple()
+    assert isinstance(exp, int)
+    n = len(digits)
+    scale = max(0, -exp)
+    int_digits = max(n + exp, 1) if n + exp > 0 else 1
+    return int_digits, scale
+
+
+def value_type(v: Any) -> str | None:
+    """The natural logical type of one Python value, or None if freight cannot store it."""
+    t = type(v)
+    if t is str:
+        return STRING
+    if t is int:
+        return INT64 if INT64_MIN <= v <= INT64_MAX else BIGINT
+    if t is float:
+        return FLOAT64
+    if t is bool:
+        return BOOL
+    if v is None:
+        return NULL
+    if t is dt.datetime:
+        return TIMESTAMPTZ if v.tzinfo is not None and v.utcoffset() is not None else TIMESTAMP
+    if t is dt.date:
+        return DATE
+    if t is Decimal:
+        if not v.is_finite():
+            return None
+        i, s = _decimal_digits(v)
+        if i + s > MAX_DECIMAL_PRECISION:
+            return None
+        return decimal_type(max(i + s, 1), s)
+    if t in (dict, list, tuple):
+        return JSON
+    if t is bytes:
+        return BINARY
+    if t is uuid.UUID:
+        return UUID
+    if t is dt.time:
+        return TIME if v.tzinfo is None else None
+    # subclasses and foreign scalars (numpy, pandas)
+    if isinstance(v, bool):
+        return BOOL
+    if isinstance(v, int):
+        return value_type(int(v))
+    if isinstance(v, float):
+        return FLOAT64
+    if isinstance(v, str):
+        return STRING
+    if isinstance(v, dt.datetime):
+        return value_type(dt.datetime.fromisoformat(v.isoformat()))
+    if isinstance(v, dt.date):
+        return DATE
+    if isinstance(v, (bytearray, memoryview)):
+        return BINARY
+    if isinstance(v, (dict, list, tuple)):
+        return JSON
+    item = getattr(v, "item", None)
+    if callable(item):
+        try:
+            return value_type(item())
+        except Exception:
+            return None
+    return None
+
+
+_PY_FAST = {str: STRING, float: FLOAT64, bool: BOOL, bytes: BINARY, dt.date: DATE, uuid.UUID: UUID}
+
+
+def widen(a: str, b: str) -> str | None:
+    """The narrowest type holding every value of both ``a`` and ``b`` exactly, or None.
+
+    Only genuine widenings are listed: int64 -> decimal -> ...; int64 -> float64; decimal
+    precision growth; null -> anything; anything JSON-representable -> json is NOT a widening
+    of an existing non-json column (text would be reinterpreted), so it is not here.
+    """
+    if a == b:
+        return a
+    if a == NULL:
+        return b
+    if b == NULL:
+        return a
+    da, db = parse_decimal(a), parse_decimal(b)
+    if a == INT64 and db:
+        da = (19, 0)
+    if b == INT64 and da:
+        db = (19, 0)
+    if da and db:
+        scale = max(da[1], db[1])
+        ints = max(da[0] - da[1], db[0] - db[1])
+        if ints + scale > MAX_DECIMAL_PRECISION:
+            return None
+        return decimal_type(ints + scale, scale)
+    if {a, b} == {INT64, FLOAT64}:
+        return FLOAT64
+    return None
+
+
+# --------------------------------------------------------------------------- conversion
+
+Converter = Callable[[Any], Any]
+
+
+class Unfit(Exception):
+    """A value cannot be stored losslessly in the target type."""
+
+
+def describe(v: Any) -> str:
+    r = repr(v)
+    if len(r) > 60:
+        r = r[:57] + "..."
+    return f"{r} ({type(v).__name__})"
+
+
+def _json_safe(v: Any) -> bool:
+    """True unless the value holds a float orjson would silently turn into null."""
+    if isinstance(v, float):
+        return math.isfinite(v)
+    if isinstance(v, dict):
+        return all(_json_safe(x) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return all(_json_safe(x) for x in v)
+    return True
+
+
+def to_json_text(v: Any) -> str:
+    try:
+        b = orjson.dumps(v)
+    except TypeError as e:
+        raise Unfit(f"not representable as JSON: {e}") from None
+    if b"null" in b and not _json_safe(v):
+        raise Unfit("NaN or infinity inside a JSON value cannot be stored exactly")
+    return b.decode()
+
+
+def converter(target: str) -> Converter:
+    """A function mapping one Python value into a value Arrow accepts for ``target``,
+    raising ``Unfit`` when the value cannot be stored there without loss."""
+    if target == JSON:
+        return to_json_text
+    pd = parse_decimal(target)
+    if pd:
+        return _decimal_converter(*pd)
+    return _CONVERTERS[target]
+
+
+def _to_int64(v: Any) -> int:
+    t = type(v)
+    if t is bool:
+        raise Unfit("bool is not an integer")
+    if isinstance(v, int):
+        v = int(v)
+    elif isinstance(v, float):
+        if not v.is_integer():
+            raise Unfit("has a fractional part")
+        v = int(v)
+    elif isinstance(v, Decimal):
+        if not v.is_finite() or v != v.to_integral_value():
+            raise Unfit("has a fractional part")
+        v = int(v)
+    elif isinstance(v, str):
+        s = v.strip()
+        try:
+            n = int(s)
+        except ValueError:
+            raise Unfit("is not an integer") from None
+        if str(n) != s:
+            raise Unfit("would not read back as the same text")
+        v = n
+    else:
+        raise Unfit("is not an integer")
+    if not INT64_MIN <= v <= INT64_MAX:
+        raise Unfit("is out of the int64 range")
+    return v
+
+
+def _to_float(v: Any) -> float:
+    t = type(v)
+    if t is float:
+        return v
+    if t is bool:
+        raise Unfit("bool is not a number")
+    if isinstance(v, int):
+        if abs(v) > FLOAT_EXACT_INT:
+            raise Unfit("is an integer beyond 2**53, which a float cannot hold exactly")
+        return float(v)
+    if isinstance(v, float):
+        return float(v)
+    if isinstance(v, Decimal):
+        f = float(v)
+        if Decimal(f) != v:
+            raise Unfit("cannot be held exactly by a float")
+        return f
+    if isinstance(v, str):
+        try:
+            f = float(v)
+        except ValueError:
+            raise Unfit("is not a number") from None
+        if repr(f) != v.strip() and not (math.isfinite(f) and Decimal(v.strip()) == Decimal(f)):
+            raise Unfit("would not read back as the same number")
+        return f
+    raise Unfit("is not a number")
+
+
+def _decimal_converter(precision: int, scale: int) -> Converter:
+    max_int_digits = precision - scale
+
+    def conv(v: Any) -> Decimal:
+        if type(v) is bool:
+            raise Unfit("bool is not a number")
+        if isinstance(v, int):
+            d = Decimal(int(v))
+        elif isinstance(v, Decimal):
+            d = v
+        elif isinstance(v, str):
+            try:
+                d = Decimal(v.strip())
+            except Exception:
+                raise Unfit("is not a decimal number") from None
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                raise Unfit("is not finite")
+            d = Decimal(repr(v))
+            if float(d) != v:
+                raise Unfit("cannot be held exactly")
+        else:
+            raise Unfit("is not a decimal number")
+        if not d.is_finite():
+            raise Unfit("is not finite")
+        i, s = _decimal_digits(d)
+        if s > scale:
+            raise Unfit(f"needs {s} decimal places, the column keeps {scale}")
+        if i > max_int_digits and d != 0:
+            raise Unfit(f"needs {i} integer digits, the column keeps {max_int_digits}")
+        return d
+
+    return conv
+
+
+def _to_string(v: Any) -> str:
+    if isinstance(v, str):
+        return str(v)
+    if type(v) is not bool and isinstance(v, (int, float, Decimal)):
+        return str(v) if not isinstance(v, float) else repr(v)
+    raise Unfit("is not text")
+
+
+def _to_bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return bool(v)
+    if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+        return v.strip().lower() == "true"
+    raise Unfit("is not a boolean")
+
+
+def _to_binary(v: Any) -> bytes:
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v)
+    raise Unfit("is not bytes")
+
+
+def _iso(parse: Callable[[str], Any], kind: type) -> Converter:
+    def conv(v: Any) -> Any:
+        if type(v) is kind or (isinstance(v, kind) and not (kind is dt.date and isinstance(v, dt.datetime))):
+            return v
+        if isinstance(v, str):
+            try:
+                return parse(v.strip())
+            except ValueError:
+                raise Unfit(f"is not an ISO {kind.__name__}") from None
+        raise Unfit(f"is not a {kind.__name__}")
+
+    return conv
+
+
+def _to_timestamp(v: Any) -> dt.datetime:
+    if isinstance(v, str):
+        try:
+            v = dt.datetime.fromisoformat(v.strip())
+        except ValueError:
+            raise Unfit("is not an ISO timestamp") from None
+    if not isinstance(v, dt.datetime):
+        raise Unfit("is not a datetime")
+    if v.tzinfo is not None and v.utcoffset() is not None:
+        raise Unfit("is timezone-aware; the column holds naive timestamps")
+    return v
+
+
+def _to_timestamptz(v: Any) -> dt.datetime:
+    if isinstance(v, str):
+        try:
+            v = dt.datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise Unfit("is not an ISO timestamp") from None
+    if not isinstance(v, dt.datetime):
+        raise Unfit("is not a datetime")
+    if v.tzinfo is None or v.utcoffset() is None:
+        raise Unfit("is naive; the column holds timezone-aware instants")
+    return v
+
+
+def _to_time(v: Any) -> dt.time:
+    v = _iso(dt.time.fromisoformat, dt.time)(v)
+    if v.tzinfo is not None:
+        raise Unfit("is a timezone-aware time, which freight cannot store")
+    return v
+
+
+def _to_uuid(v: Any) -> uuid.UUID:
+    if isinstance(v, uuid.UUID):
+        return v
+    if isinstance(v, str):
+        try:
+            u = uuid.UUID(v.strip())
+        except ValueError:
+            raise Unfit("is not a UUID") from None
+        if str(u) != v.strip().lower():
+            raise Unfit("would not read back as the same text")
+        return u
+    raise Unfit("is not a UUID")
+
+
+def _nothing(v: Any) -> Any:
+    raise Unfit("the column has no type yet")
+
+
+_CONVERTERS: dict[str, Converter] = {
+    BOOL: _to_bool,
+    INT64: _to_int64,
+    FLOAT64: _to_float,
+    STRING: _to_string,
+    BINARY: _to_binary,
+    DATE: _iso(dt.date.fromisoformat, dt.date),
+    TIME: _to_time,
+    TIMESTAMP: _to_timestamp,
+    TIMESTAMPTZ: _to_timestamptz,
+    UUID: _to_uuid,
+    NULL: _nothing,
+}
+
+__all__ = [
+    "ALIASES",
+    "BIGINT",
+    "Unfit",
+    "converter",
+    "describe",
+    "from_arrow",
+    "normalize",
+    "to_arrow",
+    "value_type",
+    "widen",
+]

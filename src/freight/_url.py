@@ -1,0 +1,34 @@
+"""URL helpers: credentials are masked in every message, log line and repr."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]*)@")
+_PASSWORD_PARAM = re.compile(r"(?i)\b(password|passwd|pwd|secret|token)=([^&\s'\"]+)")
+
+
+def mask_url(url: str) -> str:
+    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db`` (also ``?password=``)."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, host = netloc.rsplit("@", 1)
+            if ":" in userinfo:
+                userinfo = userinfo.split(":", 1)[0] + ":***"
+            netloc = f"{userinfo}@{host}"
+        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    except ValueError:
+        url = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
+    return _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}=***", url)
+
+
+def mask_text(text: str, *secrets: str | None) -> str:
+    """Remove every given secret (and any URL password) from ``text``."""
+    for s in secrets:
+        if s:
+            text = text.replace(s, "***")
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}=***", text)

@@ -1,0 +1,112 @@
+"""The destination Protocol, capabilities as data, and the registry by URL scheme.
+
+A destination is opened from a URL and hands out ``Session`` objects: one transaction each,
+in which the loader stages the input, evolves the table, applies the strategy, writes the
+quarantine and the journal, and commits, all or nothing. Driver imports stay inside the
+destination modules, which are imported only when their scheme is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from .._errors import ConfigurationError
+from .._intake import Reject
+from .._plan import Plan
+from .._result import Health, LoadRecord, RejectedRow
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a destination can hold, declared as data."""
+
+    name: str
+    max_identifier_bytes: int | None = None
+    case_insensitive_identifiers: bool = False
+    text_allows_nul: bool = True
+    strategies: tuple[str, ...] = (
+        "append", "replace", "merge", "insert_only", "update_only", "delete", "incremental",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """What the journal says about a table's last committed load."""
+
+    checksum: str | None = None
+    schema_version: int = 0
+    cursor_value: Any = None
+
+
+class Session(Protocol):
+    """One load's transaction. ``commit`` makes everything visible at once; leaving without
+    it (or ``rollback``) leaves the destination exactly as it was."""
+
+    def columns(self, table: str) -> dict[str, str] | None: ...
+    def key_columns(self, table: str) -> tuple[str, ...] | None: ...
+    def last_committed(self, table: str, cursor: str | None) -> Mark: ...
+    def stage_create(self, types: dict[str, str]) -> None: ...
+    def stage_add(self, name: str, ltype: str) -> None: ...
+    def stage_alter(self, name: str, ltype: str) -> None: ...
+    def stage_insert(self, data: pa.Table, first_seq: int) -> None: ...
+    def quarantine(self, load_id: str, table: str, rejects: Sequence[Reject]) -> None: ...
+    def apply(
+        self, plan: Plan, load_id: str, types: dict[str, str], existing: dict[str, str] | None,
+        cursor_mark: Any,
+    ) -> dict[str, Any]: ...
+    def journal(self, record: LoadRecord, params: dict[str, Any]) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class Destination(Protocol):
+    capabilities: Capabilities
+    url: str  # with credentials masked
+
+    def session(self) -> Any: ...  # a context manager yielding a Session
+    def record_outside(self, record: LoadRecord, params: dict[str, Any]) -> None: ...
+    def tables(self) -> list[str]: ...
+    def schema(self, table: str) -> dict[str, str] | None: ...
+    def history(self, table: str | None, limit: int | None) -> list[LoadRecord]: ...
+    def rejected(self, table: str | None, load_id: str | None) -> list[RejectedRow]: ...
+    def read(self, table: str, columns: Sequence[str] | None) -> pa.Table: ...
+    def read_batches(self, table: str, batch_rows: int) -> Iterator[pa.RecordBatch]: ...
+    def health(self) -> Health: ...
+    def close(self) -> None: ...
+
+
+#: URL scheme -> "module:Class", imported on first use.
+REGISTRY: dict[str, str] = {
+    "duckdb": "freight.destinations.duckdb:DuckDBDestination",
+    "postgresql": "freight.destinations.postgres:PostgresDestination",
+    "postgres": "freight.destinations.postgres:PostgresDestination",
+}
+
+
+def register(scheme: str, target: str) -> None:
+    """Register a destination class (``"package.module:Class"``) for a URL scheme."""
+    REGISTRY[scheme] = target
+
+
+def open_destination(url: str, options: dict[str, Any]) -> Destination:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    target = REGISTRY.get(scheme)
+    if target is None:
+        known = ", ".join(f"{s}://" for s in sorted(REGISTRY))
+        raise ConfigurationError(f"unknown destination scheme {scheme!r}; freight knows {known}")
+    module_name, cls_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ConfigurationError(
+            f"the {scheme}:// destination needs a driver that is not installed ({e.name}); "
+            f"install freight[{'postgres' if scheme.startswith('postgres') else scheme}]"
+        ) from None
+    cls = getattr(module, cls_name)
+    dest: Destination = cls(url, **options)
+    return dest

@@ -1,0 +1,358 @@
+"""DuckDB, the embedded default: ``duckdb:///relative.duckdb``, ``duckdb:////abs/path.duckdb``,
+``duckdb:///:memory:``. Arrow batches go into a temporary stage by Arrow scan; everything
+else is the shared set-based SQL, inside one transaction on the Dataset's connection."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import duckdb
+import pyarrow as pa
+
+from .. import _types as T
+from .._errors import ConfigurationError, DestinationError, LockedError
+from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX
+from .._result import Health, LoadRecord, RejectedRow
+from ._base import Capabilities
+from ._sql import (
+    LOAD_COLUMNS,
+    LOADS,
+    REJECTED,
+    REJECTED_COLUMNS,
+    SEQ,
+    STAGE,
+    Dialect,
+    SqlSession,
+    journal_ddl,
+    q,
+    record_from_row,
+    rejected_from_row,
+    _record_values,
+)
+
+DIALECT = Dialect(
+    param="?",
+    types={
+        T.BOOL: "BOOLEAN",
+        T.INT64: "BIGINT",
+        T.FLOAT64: "DOUBLE",
+        T.STRING: "VARCHAR",
+        T.BINARY: "BLOB",
+        T.DATE: "DATE",
+        T.TIME: "TIME",
+        T.TIMESTAMP: "TIMESTAMP",
+        T.TIMESTAMPTZ: "TIMESTAMPTZ",
+        T.UUID: "UUID",
+        T.JSON: "JSON",
+    },
+    text="VARCHAR",
+    int_type="BIGINT",
+    ts_type="TIMESTAMPTZ",
+)
+
+_REVERSE = {
+    "BOOLEAN": T.BOOL,
+    "TINYINT": T.INT64,
+    "SMALLINT": T.INT64,
+    "INTEGER": T.INT64,
+    "BIGINT": T.INT64,
+    "UTINYINT": T.INT64,
+    "USMALLINT": T.INT64,
+    "UINTEGER": T.INT64,
+    "UBIGINT": "decimal(20,0)",
+    "HUGEINT": T.BIGINT,
+    "FLOAT": T.FLOAT64,
+    "DOUBLE": T.FLOAT64,
+    "VARCHAR": T.STRING,
+    "BLOB": T.BINARY,
+    "DATE": T.DATE,
+    "TIME": T.TIME,
+    "TIMESTAMP": T.TIMESTAMP,
+    "TIMESTAMP WITH TIME ZONE": T.TIMESTAMPTZ,
+    "UUID": T.UUID,
+    "JSON": T.JSON,
+}
+_DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
+
+CAPABILITIES = Capabilities(
+    name="duckdb",
+    max_identifier_bytes=None,
+    case_insensitive_identifiers=True,
+    text_allows_nul=True,
+)
+
+
+def logical_type(sql_type: str) -> str:
+    m = _DECIMAL.match(sql_type)
+    if m:
+        return T.decimal_type(int(m.group(1)), int(m.group(2)))
+    return _REVERSE.get(sql_type, T.STRING)
+
+
+def parse_url(url: str) -> tuple[str, dict[str, str]]:
+    """``duckdb:///rel.duckdb`` -> ``rel.duckdb``; ``duckdb:////abs`` -> ``/abs``."""
+    parts = urlsplit(url)
+    if parts.netloc:
+        raise ConfigurationError(
+            f"a DuckDB URL has no host: use duckdb:///relative/path.duckdb or "
+            f"duckdb:////absolute/path.duckdb (got {url!r})"
+        )
+    path = unquote(parts.path)
+    path = path[1:] if path.startswith("/") else path
+    if not path:
+        raise ConfigurationError(f"a DuckDB URL needs a path or :memory: (got {url!r})")
+    return path, dict(parse_qsl(parts.query))
+
+
+def _translate(e: Exception, what: str) -> DestinationError:
+    msg = str(e).split("\n")[0]
+    transient = isinstance(e, duckdb.TransactionException) or "Conflict" in msg
+    if isinstance(e, duckdb.IOException) and "lock" in msg.lower():
+        return LockedError(f"the DuckDB file is in use by another process ({msg})", destination="duckdb")
+    if isinstance(e, duckdb.ConstraintException) and "Duplicate key" in msg:
+        transient = True  # another writer inserted the same key first: retry the load
+    return DestinationError(f"DuckDB failed while {what}: {msg}", destination="duckdb", transient=transient)
+
+
+class DuckDBSession(SqlSession):
+    dialect = DIALECT
+
+    def __init__(self, dest: DuckDBDestination) -> None:
+        super().__init__(dest)
+        self.conn = dest.conn
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
+        try:
+            res = self.conn.execute(sql, list(params) if params else None)
+            row = res.fetchone() if res.description else None
+        except duckdb.Error as e:
+            raise _translate(e, "loading") from e
+        if row is None or not isinstance(row[0], int):
+            return 0
+        return int(row[0])
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        try:
+            res = self.conn.execute(sql, list(params) if params else None)
+            names = [d[0] for d in res.description or ()]
+            return [dict(zip(names, r, strict=True)) for r in res.fetchall()]
+        except duckdb.Error as e:
+            raise _translate(e, "loading") from e
+
+    def _executemany(self, sql: str, rows: list[list[Any]]) -> None:
+        try:
+            self.conn.executemany(sql, rows)
+        except duckdb.Error as e:
+            raise _translate(e, "writing the quarantine") from e
+
+    def columns(self, table: str) -> dict[str, str] | None:
+        return self.dest.columns(table)
+
+    def stage_insert(self, data: pa.Table, first_seq: int) -> None:
+        n = data.num_rows
+        data = data.append_column(SEQ, pa.array(range(first_seq, first_seq + n), pa.int64()))
+        name = "_freight_chunk"
+        try:
+            self.conn.register(name, data)
+            try:
+                self.conn.execute(f"INSERT INTO {q(STAGE)} BY NAME SELECT * FROM {q(name)}")
+            finally:
+                self.conn.unregister(name)
+        except duckdb.Error as e:
+            raise _translate(e, "staging rows") from e
+
+    def commit(self) -> None:
+        try:
+            self.conn.execute("COMMIT")
+        except duckdb.Error as e:
+            raise _translate(e, "committing") from e
+
+    def rollback(self) -> None:
+        try:
+            self.conn.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+
+
+class DuckDBDestination:
+    """An open DuckDB database. Holds one connection; loads on it are serialised."""
+
+    capabilities = CAPABILITIES
+
+    def __init__(self, url: str, *, read_only: bool = False, config: dict[str, Any] | None = None) -> None:
+        path, query = parse_url(url)
+        self.path = path
+        self.url = url
+        self.read_only = read_only or query.get("read_only", "").lower() in ("1", "true", "yes")
+        self._lock = threading.RLock()
+        if path != ":memory:" and not self.read_only:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = duckdb.connect(path, read_only=self.read_only, config=config or {})
+        except duckdb.Error as e:
+            raise _translate(e, f"opening {path}") from None
+        try:
+            self.conn.execute("SET arrow_lossless_conversion = true")
+            if not self.read_only:
+                self.conn.execute(journal_ddl(DIALECT, q(LOADS), LOAD_COLUMNS))
+                self.conn.execute(journal_ddl(DIALECT, q(REJECTED), REJECTED_COLUMNS))
+        except duckdb.Error as e:
+            self.conn.close()
+            raise _translate(e, "preparing freight's tables") from None
+
+    def __repr__(self) -> str:
+        return f"DuckDBDestination({self.url!r})"
+
+    # --------------------------------------------------------------- loads
+
+    @contextmanager
+    def session(self) -> Iterator[DuckDBSession]:
+        with self._lock:
+            s = DuckDBSession(self)
+            try:
+                self.conn.execute("BEGIN TRANSACTION")
+            except duckdb.Error as e:
+                raise _translate(e, "starting a transaction") from None
+            try:
+                yield s
+            except BaseException:
+                s.rollback()
+                raise
+            else:
+                # the session commits itself; make sure nothing is left open
+                try:
+                    self.conn.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+
+    def record_outside(self, record: LoadRecord, params: dict[str, Any]) -> None:
+        """Journal a failed or skipped load in its own small transaction."""
+        values = _record_values(record, params)
+        cols = ", ".join(q(c) for c, _ in LOAD_COLUMNS)
+        with self._lock:
+            try:
+                self.conn.execute(
+                    f"INSERT INTO {q(LOADS)} ({cols}) VALUES ({', '.join(['?'] * len(values))})", values
+                )
+            except duckdb.Error as e:
+                raise _translate(e, "writing the journal") from None
+
+    # --------------------------------------------------------------- reading
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            try:
+                rel = self.conn.sql(sql, params=list(params) if params else None)
+                return rel.to_arrow_table().to_pylist() if rel is not None else []
+            except duckdb.Error as e:
+                raise _translate(e, "reading") from None
+
+    def columns(self, table: str) -> dict[str, str] | None:
+        rows = self._rows(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = current_schema() "
+            "AND database_name = current_database() AND lower(table_name) = lower(?) "
+            "ORDER BY column_index",
+            [table],
+        )
+        if not rows:
+            return None
+        return {
+            r["column_name"]: logical_type(r["data_type"])
+            for r in rows
+            if not r["column_name"].startswith(RESERVED_PREFIX)
+        }
+
+    def tables(self) -> list[str]:
+        rows = self._rows(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = current_schema() "
+            "AND database_name = current_database() AND NOT temporary ORDER BY table_name"
+        )
+        return [r["table_name"] for r in rows if not r["table_name"].startswith(RESERVED_PREFIX)]
+
+    def schema(self, table: str) -> dict[str, str] | None:
+        return self.columns(table)
+
+    def history(self, table: str | None, limit: int | None) -> list[LoadRecord]:
+        where, params = ("WHERE table_name = ?", [table]) if table else ("", [])
+        lim = f" LIMIT {int(limit)}" if limit else ""
+        rows = self._rows(f"SELECT * FROM {q(LOADS)} {where} ORDER BY started_at DESC, load_id DESC{lim}", params)
+        return [record_from_row(r) for r in rows]
+
+    def rejected(self, table: str | None, load_id: str | None) -> list[RejectedRow]:
+        conds, params = [], []
+        if table:
+            conds.append("table_name = ?")
+            params.append(table)
+        if load_id:
+            conds.append("load_id = ?")
+            params.append(load_id)
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        rows = self._rows(f"SELECT * FROM {q(REJECTED)} {where} ORDER BY rejected_at, load_id, row_number", params)
+        return [rejected_from_row(r) for r in rows]
+
+    def _select(self, table: str, columns: Sequence[str] | None, meta: bool) -> str:
+        have = self.columns(table)
+        if have is None:
+            from .._errors import FreightError
+
+            raise FreightError(f"no table {table!r}", table=table, destination="duckdb")
+        cols = list(columns) if columns else list(have)
+        if meta:
+            cols.append(LOAD_ID_COLUMN)
+        return f"SELECT {', '.join(q(c) for c in cols)} FROM {q(table)}"
+
+    def read(self, table: str, columns: Sequence[str] | None = None, meta: bool = False) -> pa.Table:
+        sql = self._select(table, columns, meta)
+        with self._lock:
+            try:
+                return self.conn.sql(sql).to_arrow_table()
+            except duckdb.Error as e:
+                raise _translate(e, f"reading {table}") from None
+
+    def read_batches(self, table: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        sql = self._select(table, None, False)
+        cur = self.conn.cursor()
+        try:
+            yield from cur.execute(sql).to_arrow_reader(batch_rows)
+        finally:
+            cur.close()
+
+    def health(self) -> Health:
+        t0 = time.perf_counter()
+        version = duckdb.__version__
+        try:
+            stats = self._rows(
+                f"SELECT count(*) AS loads, count(*) FILTER (WHERE status = 'failed') AS failed "
+                f"FROM {q(LOADS)}"
+            )[0]
+            rejected = self._rows(f"SELECT count(*) AS n FROM {q(REJECTED)}")[0]["n"]
+            tables = len(self.tables())
+            ok = True
+        except DestinationError:
+            stats, rejected, tables, ok = {"loads": 0, "failed": 0}, 0, 0, False
+        return Health(
+            ok=ok,
+            destination="duckdb",
+            url=self.url,
+            version=f"duckdb {version}",
+            tables=tables,
+            loads=int(stats["loads"]),
+            failed_loads=int(stats["failed"]),
+            rejected_rows=int(rejected),
+            seconds=time.perf_counter() - t0,
+            detail={"path": self.path, "read_only": self.read_only},
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self.conn.close()
+            except duckdb.Error:
+                pass
