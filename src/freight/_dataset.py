@@ -103,7 +103,7 @@ class Dataset:
         try:
             for attempt in Retrying(
                 stop=stop_after_attempt(attempts),
-                wait=wait_exponential_jitter(initial=0.05, max=2.0),
+                wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
                 retry=retry_if_exception(_retryable),
                 reraise=True,
             ):
