@@ -1,9 +1,9 @@
 """freight: the storage layer of data pipelines.
 
-    import freight
-    with freight.connect("duckdb:///app.duckdb") as ds:
-        result = ds.load(rows, table="submissions", strategy="merge", key="submission_id")
-    print(result)
+import freight
+with freight.connect("duckdb:///app.duckdb") as ds:
+    result = ds.load(rows, table="submissions", strategy="merge", key="submission_id")
+print(result)
 """
 
 from __future__ import annotations

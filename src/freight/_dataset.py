@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import queue
 import secrets
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +22,7 @@ from ._errors import (
     RejectedRowsError,
     SchemaContractError,
 )
-from ._intake import Intake, Reject
+from ._intake import Chunk, Intake, Reject
 from ._plan import RESERVED_PREFIX, Plan, check_identifier, make_plan
 from ._result import Health, LoadRecord, LoadResult, RejectedRow
 from ._url import mask_url
@@ -50,7 +52,9 @@ def _retryable(e: BaseException) -> bool:
 class Dataset:
     """An open destination. Use as a context manager, or call ``close()``."""
 
-    def __init__(self, url: str, *, retries: int = 3, chunk_rows: int | None = None, **options: Any) -> None:
+    def __init__(
+        self, url: str, *, retries: int = 3, chunk_rows: int | None = None, **options: Any
+    ) -> None:
         self.url = mask_url(url)
         self.retries = max(1, int(retries))
         self.chunk_rows = chunk_rows
@@ -89,8 +93,14 @@ class Dataset:
     ) -> LoadResult:
         """Load ``data`` into ``table`` atomically; see the README for the strategies."""
         plan = make_plan(
-            table, strategy=strategy, key=key if key is None or isinstance(key, str) else list(key),
-            cursor=cursor, contract=contract, on_reject=on_reject, force=force, columns=columns,
+            table,
+            strategy=strategy,
+            key=key if key is None or isinstance(key, str) else list(key),
+            cursor=cursor,
+            contract=contract,
+            on_reject=on_reject,
+            force=force,
+            columns=columns,
         )
         if plan.strategy not in self._dest.capabilities.strategies:
             raise FreightError(f"{self._dest.capabilities.name} does not support {plan.strategy!r}")
@@ -98,7 +108,10 @@ class Dataset:
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         load_id = new_load_id()
-        replayable = isinstance(data, (list, tuple, str, os.PathLike, pa.Table)) or type(data).__name__ == "DataFrame"
+        replayable = (
+            isinstance(data, (list, tuple, str, os.PathLike, pa.Table))
+            or type(data).__name__ == "DataFrame"
+        )
         attempts = self.retries if replayable else 1
         try:
             for attempt in Retrying(
@@ -114,10 +127,12 @@ class Dataset:
             e.table = e.table or plan.table
             self._record_failure(plan, load_id, started, e)
             raise
-        except Exception as e:
-            err = FreightError(f"load failed: {type(e).__name__}: {e}", table=plan.table, load_id=load_id)
+        except (
+            Exception
+        ) as e:  # the input's own error (e.g. a generator raising): journal it, re-raise it
+            err = FreightError(f"{type(e).__name__}: {e}", table=plan.table, load_id=load_id)
             self._record_failure(plan, load_id, started, err)
-            raise err from e
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _check_name(self, name: str, what: str) -> None:
@@ -137,23 +152,33 @@ class Dataset:
             if c.startswith(RESERVED_PREFIX):
                 raise InvalidIdentifierError(
                     f"column name {c!r} uses freight's reserved prefix {RESERVED_PREFIX!r}",
-                    column=c, table=plan.table,
+                    column=c,
+                    table=plan.table,
                 )
             low = c.lower()
             if low in seen and seen[low] != c:
                 raise InvalidIdentifierError(
                     f"columns {seen[low]!r} and {c!r} differ only by case, which "
                     f"{self._dest.capabilities.name} cannot keep apart",
-                    column=c, table=plan.table,
+                    column=c,
+                    table=plan.table,
                 )
             seen[low] = c
 
-    def _load_once(self, data: Any, plan: Plan, load_id: str, started: datetime, t0: float) -> LoadResult:
+    def _load_once(
+        self, data: Any, plan: Plan, load_id: str, started: datetime, t0: float
+    ) -> LoadResult:
         hasher = plan.fingerprint()
         with self._dest.session() as s:
             existing = s.columns(plan.table)
-            mark = s.last_committed(plan.table, plan.cursor if plan.strategy == "incremental" else None)
-            keep = set(existing) if existing is not None and plan.contract == "discard_columns" else None
+            mark = s.last_committed(
+                plan.table, plan.cursor if plan.strategy == "incremental" else None
+            )
+            keep = (
+                set(existing)
+                if existing is not None and plan.contract == "discard_columns"
+                else None
+            )
             intake = Intake(
                 data,
                 known=dict(existing or {}),
@@ -169,11 +194,14 @@ class Dataset:
             nul_check = not self._dest.capabilities.text_allows_nul
             all_rejects: list[Reject] = []
             seq = 0
-            for chunk in intake.chunks():
+            # append writes straight into the table when the destination can: no stage
+            direct = plan.strategy == "append" and self._dest.capabilities.direct_append
+            target, creating, direct_changes, appended = existing, False, [], 0
+            for chunk in prefetch(intake.chunks()):
                 rows_in += chunk.rows_in
                 table = chunk.table
                 if nul_check and table.num_rows:
-                    table, more = _reject_nul(table, chunk, plan)
+                    table, more = _reject_nul(table, plan)
                     chunk.rejects.extend(more)
                 rejected += len(chunk.rejects)
                 _hash_chunk(hasher, table, chunk.rejects)
@@ -188,23 +216,34 @@ class Dataset:
                     if len(all_rejects) >= 10_000:
                         s.quarantine(load_id, plan.table, all_rejects)
                         all_rejects = []
-                if not table.num_rows and staged:
+                if not table.num_rows and (staged or not table.column_names):
                     continue
                 self._check_columns(table.column_names, plan)
+                if direct:
+                    ctypes = {c: chunk.types.get(c, T.NULL) for c in table.column_names}
+                    creating = creating or target is None
+                    target, changes = s.prepare_append(plan, ctypes, target, creating)
+                    direct_changes += changes
+                    staged = True
+                    if table.num_rows:
+                        # all-null columns of unknown type are not created yet: nothing to write
+                        table = table.select([c for c in table.column_names if c in target])
+                        s.append_rows(plan.table, table, load_id)
+                        appended += table.num_rows
+                    continue
                 if not staged:
-                    stage_types = {c: intake.types.get(c, T.NULL) for c in table.column_names}
+                    stage_types = {c: chunk.types.get(c, T.NULL) for c in table.column_names}
                     s.stage_create(stage_types)
                     staged = True
                 else:
-                    for name, _old, new in intake.widened:
+                    for name, _old, new in chunk.widened:
                         if name in stage_types and stage_types[name] != new:
                             s.stage_alter(name, new)
                             stage_types[name] = new
                     for c in table.column_names:
                         if c not in stage_types:
-                            s.stage_add(c, intake.types.get(c, T.NULL))
-                            stage_types[c] = intake.types.get(c, T.NULL)
-                intake.widened.clear()
+                            stage_types[c] = chunk.types.get(c, T.NULL)
+                            s.stage_add(c, stage_types[c])
                 if table.num_rows:
                     s.stage_insert(table, seq)
                     seq += table.num_rows
@@ -214,36 +253,62 @@ class Dataset:
             if not force_or_changed(plan, mark.checksum, checksum):
                 s.rollback()
                 result = LoadResult(
-                    load_id, plan.table, plan.strategy, "skipped", rows_in=rows_in, skipped=rows_in,
-                    checksum=checksum, seconds=time.perf_counter() - t0,
+                    load_id,
+                    plan.table,
+                    plan.strategy,
+                    "skipped",
+                    rows_in=rows_in,
+                    skipped=rows_in,
+                    checksum=checksum,
+                    seconds=time.perf_counter() - t0,
                 )
-                self._dest.record_outside(self._record(result, plan, started, mark.schema_version), self._params(plan))
+                self._dest.record_outside(
+                    self._record(result, plan, started, mark.schema_version), self._params(plan)
+                )
                 return result
-            if not staged:
-                s.stage_create({})
-            types = {c: intake.types.get(c, T.NULL) for c in stage_types}
-            if plan.hints:
-                for c, t in plan.hints.items():
-                    if c in types and types[c] == T.NULL:
-                        types[c] = t
-            for c, t in plan.hints.items():
-                if c in types and existing and c in existing and existing[c] != t and T.widen(existing[c], t) != t:
-                    raise SchemaContractError(
-                        f"columns[{c!r}] asks for {t} but the table stores {existing[c]}", column=c,
-                    )
-            out = s.apply(plan, load_id, types, existing, mark.cursor_value)
+            if direct and existing is None and target is not None:
+                desc = ", ".join(f"{c} {t}" for c, t in target.items())
+                direct_changes = [f"created table {plan.table} ({desc})"]
+            if direct:
+                out: dict[str, Any] = {
+                    "inserted": appended,
+                    "updated": 0,
+                    "unchanged": 0,
+                    "deleted": 0,
+                    "skipped": 0,
+                    "deduplicated": 0,
+                    "removed": 0,
+                    "schema_changes": direct_changes,
+                    "cursor_value": None,
+                }
+            else:
+                if not staged:
+                    s.stage_create({})
+                out = self._apply(s, plan, load_id, intake, stage_types, existing, mark)
             changes = list(out["schema_changes"])
             if intake.dropped:
                 changes.append(f"discarded unknown column(s) {', '.join(intake.dropped)}")
             version = mark.schema_version + (1 if out["schema_changes"] else 0)
             s.quarantine(load_id, plan.table, all_rejects)
-            s.stage_drop()
+            if not direct:
+                s.stage_drop()
             result = LoadResult(
-                load_id, plan.table, plan.strategy, "committed",
-                rows_in=rows_in, inserted=out["inserted"], updated=out["updated"],
-                unchanged=out["unchanged"], deleted=out["deleted"], skipped=out["skipped"],
-                deduplicated=out["deduplicated"], rejected=rejected, removed=out["removed"],
-                schema_changes=changes, checksum=checksum, seconds=time.perf_counter() - t0,
+                load_id,
+                plan.table,
+                plan.strategy,
+                "committed",
+                rows_in=rows_in,
+                inserted=out["inserted"],
+                updated=out["updated"],
+                unchanged=out["unchanged"],
+                deleted=out["deleted"],
+                skipped=out["skipped"],
+                deduplicated=out["deduplicated"],
+                rejected=rejected,
+                removed=out["removed"],
+                schema_changes=changes,
+                checksum=checksum,
+                seconds=time.perf_counter() - t0,
                 cursor_value=out["cursor_value"],
             )
             _check_accounting(result)
@@ -251,27 +316,69 @@ class Dataset:
             s.commit()
         return result
 
+    def _apply(
+        self,
+        s: Any,
+        plan: Plan,
+        load_id: str,
+        intake: Intake,
+        stage_types: dict[str, str],
+        existing: dict[str, str] | None,
+        mark: Any,
+    ) -> dict[str, Any]:
+        types = {c: intake.types.get(c, T.NULL) for c in stage_types}
+        for c, t in plan.hints.items():
+            if c in types and types[c] == T.NULL:
+                types[c] = t
+            if existing and c in existing and existing[c] != t:
+                raise SchemaContractError(
+                    f"columns[{c!r}] asks for {t} but the table stores {existing[c]}", column=c
+                )
+        return dict(s.apply(plan, load_id, types, existing, mark.cursor_value))
+
     def _params(self, plan: Plan) -> dict[str, Any]:
         return {
-            "key": list(plan.key), "cursor": plan.cursor, "contract": plan.contract,
-            "on_reject": plan.on_reject, "force": plan.force, "columns": plan.hints,
+            "key": list(plan.key),
+            "cursor": plan.cursor,
+            "contract": plan.contract,
+            "on_reject": plan.on_reject,
+            "force": plan.force,
+            "columns": plan.hints,
         }
 
-    def _record(self, r: LoadResult, plan: Plan, started: datetime, version: int, error: str | None = None) -> LoadRecord:
+    def _record(
+        self, r: LoadResult, plan: Plan, started: datetime, version: int, error: str | None = None
+    ) -> LoadRecord:
         return LoadRecord(
-            load_id=r.load_id, table=r.table, strategy=r.strategy, status=r.status, rows_in=r.rows_in,
-            inserted=r.inserted, updated=r.updated, unchanged=r.unchanged, deleted=r.deleted,
-            skipped=r.skipped, deduplicated=r.deduplicated, rejected=r.rejected, removed=r.removed,
-            checksum=r.checksum, schema_version=version,
+            load_id=r.load_id,
+            table=r.table,
+            strategy=r.strategy,
+            status=r.status,
+            rows_in=r.rows_in,
+            inserted=r.inserted,
+            updated=r.updated,
+            unchanged=r.unchanged,
+            deleted=r.deleted,
+            skipped=r.skipped,
+            deduplicated=r.deduplicated,
+            rejected=r.rejected,
+            removed=r.removed,
+            checksum=r.checksum,
+            schema_version=version,
             cursor_column=plan.cursor if plan.strategy == "incremental" else None,
-            cursor_value=r.cursor_value, started_at=started, finished_at=datetime.now(UTC),
-            error=error, schema_changes=list(r.schema_changes),
+            cursor_value=r.cursor_value,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            error=error,
+            schema_changes=list(r.schema_changes),
         )
 
     def _record_failure(self, plan: Plan, load_id: str, started: datetime, e: FreightError) -> None:
         failed = LoadResult(load_id, plan.table, plan.strategy, "failed", error=str(e))
         try:
-            self._dest.record_outside(self._record(failed, plan, started, 0, error=str(e)), self._params(plan))
+            self._dest.record_outside(
+                self._record(failed, plan, started, 0, error=str(e)), self._params(plan)
+            )
         except FreightError:
             pass  # the destination is gone; the original error says why
 
@@ -281,7 +388,9 @@ class Dataset:
         """Journal records, newest first."""
         return self._dest.history(table, limit)
 
-    def rejected(self, table: str | None = None, *, load_id: str | None = None) -> list[RejectedRow]:
+    def rejected(
+        self, table: str | None = None, *, load_id: str | None = None
+    ) -> list[RejectedRow]:
         """Quarantined rows with the row as given and the reason."""
         return self._dest.rejected(table, load_id)
 
@@ -304,20 +413,80 @@ class Dataset:
         return self._dest.health()
 
 
+def prefetch(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
+    """Yield ``chunks``, producing the next ones in a thread while the destination writes.
+
+    The first chunk is produced inline: a small load never pays for a thread. The queue is
+    bounded, so memory stays at ``depth`` chunks; an error in the producer is re-raised here;
+    when the consumer stops early the producer is told to stop.
+    """
+    first = next(chunks, None)
+    if first is None:
+        return
+    yield first
+    if first.rows_in < 1000:  # the whole input fitted one small chunk
+        yield from chunks
+        return
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for c in chunks:
+                while not stop.is_set():
+                    try:
+                        q.put(c, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as e:  # handed to the consumer
+            q.put(e)
+
+    worker = threading.Thread(target=produce, name="freight-intake", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)
+
+
 def force_or_changed(plan: Plan, last: str | None, checksum: str) -> bool:
     return plan.force or last != checksum
 
 
 def _hash_chunk(hasher: Any, table: pa.Table, rejects: list[Reject]) -> None:
-    hasher.update(repr(table.schema).encode())
-    for batch in table.to_batches():
-        hasher.update(batch.serialize())
+    """Feed a chunk's content to the load checksum without copying its buffers."""
+    hasher.update(str(table.schema).encode())
+    for col in table.columns:
+        for arr in col.chunks:
+            hasher.update(b"%d:%d;" % (len(arr), arr.offset))
+            if arr.offset == 0 and arr.type.num_fields == 0:
+                for buf in arr.buffers():
+                    if buf is not None:
+                        hasher.update(buf)
+            else:  # a slice of a larger input: hash just its own rows
+                hasher.update(pa.RecordBatch.from_arrays([arr], ["c"]).serialize())
     for r in rejects:
         hasher.update(r.reason.encode())
         hasher.update(repr(r.row).encode())
 
 
-def _reject_nul(table: pa.Table, chunk: Any, plan: Plan) -> tuple[pa.Table, list[Reject]]:
+def _reject_nul(table: pa.Table, plan: Plan) -> tuple[pa.Table, list[Reject]]:
     """Destinations whose text cannot hold NUL: quarantine such rows, never strip the byte."""
     import pyarrow.compute as pc
 
@@ -333,7 +502,13 @@ def _reject_nul(table: pa.Table, chunk: Any, plan: Plan) -> tuple[pa.Table, list
     rows = table.filter(mask).to_pylist()
     for row in rows:
         cols = [c for c, v in row.items() if isinstance(v, str) and "\x00" in v]
-        rejects.append(Reject(None, row, f"column {cols[0]!r}: text contains a NUL byte, which {plan.table!r}'s destination cannot store"))
+        rejects.append(
+            Reject(
+                None,
+                row,
+                f"column {cols[0]!r}: text contains a NUL byte, which {plan.table!r}'s destination cannot store",
+            )
+        )
     return table.filter(pc.invert(mask)), rejects
 
 
@@ -343,5 +518,6 @@ def _check_accounting(r: LoadResult) -> None:
         raise FreightError(
             f"internal accounting error: counters add up to {total}, {r.rows_in} rows came in; "
             "nothing was committed",
-            table=r.table, load_id=r.load_id,
+            table=r.table,
+            load_id=r.load_id,
         )

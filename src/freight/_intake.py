@@ -14,7 +14,7 @@ import io
 import itertools
 import math
 import operator
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ class Chunk:
     rejects: list[Reject]
     first_row: int  # 1-based number of the chunk's first input row
     rows_in: int  # input rows this chunk accounts for (loaded + rejected)
+    types: dict[str, str] = field(default_factory=dict)  # the load's column types so far
+    widened: list[tuple[str, str, str]] = field(default_factory=list)  # since the last chunk
 
 
 @dataclass
@@ -96,20 +98,27 @@ class Intake:
     ) -> Chunk:
         rejects = list(rejects or [])
         n_in = len(rows) + len(rejects)
-        good: list[Mapping[str, Any]] = []
-        nums: list[int] = []
-        for i, r in enumerate(rows):
-            num = numbers[i] if numbers else first + i
-            if isinstance(r, dict):
-                good.append(r)
-                nums.append(num)
-            elif isinstance(r, Mapping):
-                good.append(dict(r))
-                nums.append(num)
-            else:
-                rejects.append(Reject(num, _jsonable(r), f"row {num} is not a mapping but {type(r).__name__}"))
+        good: list[Mapping[str, Any]]
+        nums: list[int] | range
+        if set(map(type, rows)) <= {dict}:
+            good = rows
+            nums = numbers if numbers else range(first, first + len(rows))
+        else:
+            good, nums = [], []
+            for i, r in enumerate(rows):
+                num = numbers[i] if numbers else first + i
+                if isinstance(r, Mapping):
+                    good.append(r if type(r) is dict else dict(r))
+                    nums.append(num)
+                else:
+                    why = f"row {num} is not a mapping but {type(r).__name__}"
+                    rejects.append(Reject(num, _jsonable(r), why))
         if not good:
-            return Chunk(pa.table({}), rejects, first, n_in)
+            return self._chunk(pa.table({}), rejects, first, n_in)
+        if not any(map(len, good)):
+            for i, r in enumerate(good):
+                rejects.append(Reject(nums[i], r, f"row {nums[i]} has no fields"))
+            return self._chunk(pa.table({}), rejects, first, n_in)
         k0 = good[0].keys()
         if all(map(k0.__eq__, map(dict.keys, good))):  # type: ignore[arg-type]
             names = list(k0)
@@ -147,16 +156,31 @@ class Intake:
             keep_mask = pa.array([i not in bad for i in range(len(good))])
             for i in sorted(bad):
                 rejects.append(Reject(nums[i], _jsonable(good[i]), bad[i]))
-        table = pa.table(arrays) if arrays else pa.table({"__n": pa.nulls(len(good))}).drop(["__n"])
-        if not arrays:
-            table = _empty_rows(len(good))
+        if not arrays:  # every column was discarded: the rows carry nothing to store
+            for i, r in enumerate(good):
+                if i not in bad:
+                    rejects.append(
+                        Reject(
+                            nums[i], _jsonable(r), "no column of this row is kept by the contract"
+                        )
+                    )
+            return self._chunk(pa.table({}), rejects, first, n_in)
+        table = pa.table(arrays)
         if keep_mask is not None:
             table = table.filter(keep_mask)
         table, more = self._check_not_null(table, good, nums, keep_mask)
         rejects.extend(more)
-        return Chunk(table, rejects, first, n_in)
+        return self._chunk(table, rejects, first, n_in)
 
-    def _fast_rows(self, rows: list[Mapping[str, Any]], names: list[str]) -> dict[str, pa.Array] | None:
+    def _chunk(self, table: pa.Table, rejects: list[Reject], first: int, n_in: int) -> Chunk:
+        """Package a chunk with a snapshot of the types and widenings so far (the consumer
+        may run in another thread)."""
+        widened, self.widened = self.widened, []
+        return Chunk(table, rejects, first, n_in, dict(self.types), widened)
+
+    def _fast_rows(
+        self, rows: list[Mapping[str, Any]], names: list[str]
+    ) -> dict[str, pa.Array] | None:
         """pyarrow's own conversion, trusted only for types it cannot confuse."""
         try:
             batch = pa.RecordBatch.from_pylist(rows)  # type: ignore[arg-type]
@@ -222,7 +246,9 @@ class Intake:
                 target = wider
                 out, errs = _convert(vals, target)
         for i, reason in errs.items():
-            bad.setdefault(i, f"column {name!r}: value {T.describe(vals[i])} {reason} (type {target})")
+            bad.setdefault(
+                i, f"column {name!r}: value {T.describe(vals[i])} {reason} (type {target})"
+            )
         self._settle(name, target)
         return pa.array(out, type=T.to_arrow(target))
 
@@ -255,7 +281,16 @@ class Intake:
             vals = _py_values(col)
             arrays[name] = self._column(name, vals, bad)
         rejects: list[Reject] = []
-        out = pa.table(arrays) if arrays else _empty_rows(n)
+        if not arrays:
+            rows = table.to_pylist() if n else []
+            why = (
+                "no column of this row is kept by the contract"
+                if self.keep is not None
+                else "row has no fields"
+            )
+            rej = [Reject(first + i, _jsonable(r), why) for i, r in enumerate(rows)]
+            return self._chunk(pa.table({}), rej, first, n)
+        out = pa.table(arrays)
         keep_mask = None
         if bad:
             keep_mask = pa.array([i not in bad for i in range(n)])
@@ -266,7 +301,7 @@ class Intake:
         nums = list(range(first, first + n))
         out, more = self._check_not_null(out, None, nums, keep_mask, source=table)
         rejects.extend(more)
-        return Chunk(out, rejects, first, n)
+        return self._chunk(out, rejects, first, n)
 
     # ------------------------------------------------------------------ keys
 
@@ -274,7 +309,7 @@ class Intake:
         self,
         table: pa.Table,
         rows: list[Mapping[str, Any]] | None,
-        nums: list[int],
+        nums: Sequence[int],
         keep_mask: pa.Array | None,
         source: pa.Table | None = None,
     ) -> tuple[pa.Table, list[Reject]]:
@@ -306,7 +341,9 @@ class Intake:
                 continue
             i = idx_kept[pos]
             row = rows[i] if rows is not None else (src_rows[i] if src_rows else None)
-            cols = [c for c in self.not_null if c in missing or table.column(c)[pos].as_py() is None]
+            cols = [
+                c for c in self.not_null if c in missing or table.column(c)[pos].as_py() is None
+            ]
             what = ", ".join(repr(c) for c in cols)
             rejects.append(Reject(nums[i], _jsonable(row), f"key column {what} is null or missing"))
         return table.filter(pc.invert(mask)), rejects
@@ -329,8 +366,11 @@ def _natural(vals: list[Any]) -> str | None:
         elif k is int:
             lo = min(v for v in vals if type(v) is int)
             hi = max(v for v in vals if type(v) is int)
-            t = T.INT64 if T.INT64_MIN <= lo and hi <= T.INT64_MAX else T.BIGINT
-            if t == T.BIGINT and max(len(str(abs(lo))), len(str(abs(hi)))) > T.MAX_DECIMAL_PRECISION:
+            t = T.INT64 if lo >= T.INT64_MIN and hi <= T.INT64_MAX else T.BIGINT
+            if (
+                t == T.BIGINT
+                and max(len(str(abs(lo))), len(str(abs(hi)))) > T.MAX_DECIMAL_PRECISION
+            ):
                 t = T.BIGINT  # the too-large ones are rejected by the converter
         elif k in (dict, list, tuple):
             t = T.JSON
@@ -405,11 +445,15 @@ def _py_values(col: pa.Array) -> list[Any]:
         # keep sub-microsecond precision visible: such values are rejected, not truncated
         ints = col.cast(pa.int64()).to_pylist()
         us = col.cast(pa.timestamp("us", tz=t.tz), safe=False).to_pylist()
-        return [_NanoTime(v) if i is not None and i % 1000 else v for v, i in zip(us, ints, strict=True)]
+        return [
+            _NanoTime(v) if i is not None and i % 1000 else v for v, i in zip(us, ints, strict=True)
+        ]
     if pa.types.is_time(t) and t.unit == "ns":
         ints = col.cast(pa.int64()).to_pylist()
         us = col.cast(pa.time64("us"), safe=False).to_pylist()
-        return [_NanoTime(v) if i is not None and i % 1000 else v for v, i in zip(us, ints, strict=True)]
+        return [
+            _NanoTime(v) if i is not None and i % 1000 else v for v, i in zip(us, ints, strict=True)
+        ]
     return col.to_pylist()
 
 
@@ -423,12 +467,6 @@ class _NanoTime:
 
     def __repr__(self) -> str:
         return f"{self.v!r} with nanoseconds"
-
-
-def _empty_rows(n: int) -> pa.Table:
-    return pa.table({"_freight_rownum": pa.nulls(n, pa.int64())}).drop(["_freight_rownum"]) if n == 0 else pa.Table.from_batches(
-        [pa.RecordBatch.from_pydict({"_": pa.nulls(n)}).drop_columns(["_"])]
-    )
 
 
 def _jsonable(row: Any) -> Any:
@@ -586,13 +624,17 @@ def _jsonl_pieces(stream: io.BufferedReader, path: Path, chunk_rows: int) -> Ite
                 obj = orjson.loads(line)
             except orjson.JSONDecodeError as e:
                 text = line.decode("utf-8", "replace").rstrip("\r\n")
-                rejects.append(Reject(line_no, text, f"{path.name} line {line_no}: not valid JSON ({e})"))
+                rejects.append(
+                    Reject(line_no, text, f"{path.name} line {line_no}: not valid JSON ({e})")
+                )
             else:
                 if isinstance(obj, dict):
                     rows.append(obj)
                     numbers.append(line_no)
                 else:
-                    rejects.append(Reject(line_no, obj, f"{path.name} line {line_no}: not a JSON object"))
+                    rejects.append(
+                        Reject(line_no, obj, f"{path.name} line {line_no}: not a JSON object")
+                    )
             if len(rows) + len(rejects) >= chunk_rows:
                 yield _Rows(rows, rejects, numbers)
                 rows, numbers, rejects = [], [], []
@@ -644,8 +686,12 @@ def _csv_reader(path: Path, chunk_rows: int, bad_rows: list[Reject] | None) -> A
         if bad_rows is not None:
             num = row.number if row.number is not None else None
             bad_rows.append(
-                Reject(num, row.text, f"{path.name} line {num}: {row.expected_columns} fields expected, "
-                       f"{row.actual_columns} found")
+                Reject(
+                    num,
+                    row.text,
+                    f"{path.name} line {num}: {row.expected_columns} fields expected, "
+                    f"{row.actual_columns} found",
+                )
             )
         return "skip"
 

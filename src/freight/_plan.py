@@ -101,13 +101,19 @@ def make_plan(
     """Validate the arguments of a load and return its plan; raises before any I/O."""
     check_identifier(table, "table")
     if table.startswith(RESERVED_PREFIX):
-        raise InvalidIdentifierError(f"table name {table!r} uses freight's reserved prefix {RESERVED_PREFIX!r}")
+        raise InvalidIdentifierError(
+            f"table name {table!r} uses freight's reserved prefix {RESERVED_PREFIX!r}"
+        )
     if strategy not in STRATEGIES:
-        raise InvalidStrategyError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+        raise InvalidStrategyError(
+            f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}"
+        )
     if strategy == "upsert":
         strategy = "merge"
     if contract not in CONTRACTS:
-        raise InvalidStrategyError(f"unknown contract {contract!r}; use one of {', '.join(CONTRACTS)}")
+        raise InvalidStrategyError(
+            f"unknown contract {contract!r}; use one of {', '.join(CONTRACTS)}"
+        )
     if on_reject not in ON_REJECT:
         raise InvalidStrategyError(f"unknown on_reject {on_reject!r}; use 'quarantine' or 'fail'")
     if key is None:
@@ -121,9 +127,13 @@ def make_plan(
     if len(set(keys)) != len(keys):
         raise InvalidStrategyError(f"key {list(keys)!r} names a column twice")
     if strategy in KEYED and not keys:
-        raise MissingKeyError(f"strategy {strategy!r} needs key=... (the column(s) that identify a row)", table=table)
+        raise MissingKeyError(
+            f"strategy {strategy!r} needs key=... (the column(s) that identify a row)", table=table
+        )
     if strategy == "incremental" and not cursor:
-        raise MissingKeyError("strategy 'incremental' needs cursor=... (the column that only grows)", table=table)
+        raise MissingKeyError(
+            "strategy 'incremental' needs cursor=... (the column that only grows)", table=table
+        )
     if cursor is not None:
         check_identifier(cursor, "cursor column")
     hints: dict[str, str] = {}
@@ -132,5 +142,7 @@ def make_plan(
         try:
             hints[name] = T.normalize(t)
         except ValueError as e:
-            raise InvalidStrategyError(f"columns[{name!r}]: {e}", table=table, column=name) from None
+            raise InvalidStrategyError(
+                f"columns[{name!r}]: {e}", table=table, column=name
+            ) from None
     return Plan(table, strategy, keys, cursor, contract, on_reject, bool(force), hints)

@@ -9,7 +9,15 @@ from typing import Any, Literal
 Status = Literal["committed", "skipped", "failed"]
 
 #: The input counters: every input row is counted in exactly one of them.
-INPUT_COUNTERS = ("inserted", "updated", "unchanged", "deleted", "skipped", "deduplicated", "rejected")
+INPUT_COUNTERS = (
+    "inserted",
+    "updated",
+    "unchanged",
+    "deleted",
+    "skipped",
+    "deduplicated",
+    "rejected",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,19 @@ MAX_DECIMAL_PRECISION = 38
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 FLOAT_EXACT_INT = 2**53
 
-SIMPLE_TYPES = (BOOL, INT64, FLOAT64, STRING, BINARY, DATE, TIME, TIMESTAMP, TIMESTAMPTZ, UUID, JSON)
+SIMPLE_TYPES = (
+    BOOL,
+    INT64,
+    FLOAT64,
+    STRING,
+    BINARY,
+    DATE,
+    TIME,
+    TIMESTAMP,
+    TIMESTAMPTZ,
+    UUID,
+    JSON,
+)
 
 _DECIMAL_RE = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 
@@ -427,7 +439,9 @@ def _to_binary(v: Any) -> bytes:
 
 def _iso(parse: Callable[[str], Any], kind: type) -> Converter:
     def conv(v: Any) -> Any:
-        if type(v) is kind or (isinstance(v, kind) and not (kind is dt.date and isinstance(v, dt.datetime))):
+        if type(v) is kind or (
+            isinstance(v, kind) and not (kind is dt.date and isinstance(v, dt.datetime))
+        ):
             return v
         if isinstance(v, str):
             try:

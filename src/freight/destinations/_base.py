@@ -29,8 +29,16 @@ class Capabilities:
     max_identifier_bytes: int | None = None
     case_insensitive_identifiers: bool = False
     text_allows_nul: bool = True
+    #: ``append`` writes chunks straight into the table (no stage) inside the transaction
+    direct_append: bool = False
     strategies: tuple[str, ...] = (
-        "append", "replace", "merge", "insert_only", "update_only", "delete", "incremental",
+        "append",
+        "replace",
+        "merge",
+        "insert_only",
+        "update_only",
+        "delete",
+        "incremental",
     )
 
 
@@ -54,9 +62,17 @@ class Session(Protocol):
     def stage_add(self, name: str, ltype: str) -> None: ...
     def stage_alter(self, name: str, ltype: str) -> None: ...
     def stage_insert(self, data: pa.Table, first_seq: int) -> None: ...
+    def prepare_append(
+        self, plan: Plan, types: dict[str, str], existing: dict[str, str] | None, creating: bool
+    ) -> tuple[dict[str, str], list[str]]: ...
+    def append_rows(self, table: str, data: pa.Table, load_id: str) -> None: ...
     def quarantine(self, load_id: str, table: str, rejects: Sequence[Reject]) -> None: ...
     def apply(
-        self, plan: Plan, load_id: str, types: dict[str, str], existing: dict[str, str] | None,
+        self,
+        plan: Plan,
+        load_id: str,
+        types: dict[str, str],
+        existing: dict[str, str] | None,
         cursor_mark: Any,
     ) -> dict[str, Any]: ...
     def journal(self, record: LoadRecord, params: dict[str, Any]) -> None: ...

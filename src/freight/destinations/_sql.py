@@ -224,9 +224,10 @@ class SqlSession:
         self._exec(f"CREATE TABLE {self._table_ref(plan.table)} ({', '.join(cols)})")
 
     def evolve(
-        self, plan: Plan, types: dict[str, str], existing: dict[str, str]
+        self, plan: Plan, types: dict[str, str], existing: dict[str, str], *, creating: bool = False
     ) -> list[str]:
-        """Add new columns and widen changed ones, as the contract allows; return the changes."""
+        """Add new columns and widen changed ones, as the contract allows; return the changes.
+        ``creating``: the table is being created by this load, so no contract applies."""
         changes: list[str] = []
         adds = [(c, t) for c, t in types.items() if c not in existing and t != T.NULL]
         widens = [
@@ -234,7 +235,7 @@ class SqlSession:
             for c, t in types.items()
             if c in existing and t != existing[c] and t != T.NULL and existing[c] != T.NULL
         ]
-        if plan.contract == "freeze" and (adds or widens):
+        if plan.contract == "freeze" and (adds or widens) and not creating:
             what = [f"new column {c!r} ({t})" for c, t in adds] + [
                 f"column {c!r} {old} -> {new}" for c, old, new in widens
             ]
@@ -307,7 +308,7 @@ class SqlSession:
                 n = distinct
 
         if existing is None:
-            if strategy in ("update_only", "delete") or not n and not types:
+            if strategy in ("update_only", "delete") or (not n and not types):
                 out["skipped"] += n
                 return out
             created = {c: t for c, t in types.items() if t != T.NULL}
@@ -366,6 +367,23 @@ class SqlSession:
         else:  # pragma: no cover - make_plan rejects others
             raise DestinationError(f"strategy {strategy!r} is not supported here")
         return out
+
+    def append_rows(self, table: str, data: Any, load_id: str) -> None:
+        """Append a chunk straight into ``table`` (the direct path for strategy append)."""
+        raise NotImplementedError
+
+    def prepare_append(
+        self, plan: Plan, types: dict[str, str], existing: dict[str, str] | None, creating: bool
+    ) -> tuple[dict[str, str], list[str]]:
+        """Create or evolve the target of a direct append for a chunk of ``types``; return the
+        table's columns afterwards and the changes made."""
+        if existing is None:
+            created = {c: t for c, t in types.items() if t != T.NULL}
+            self.create_table(plan, created)
+            desc = ", ".join(f"{c} {t}" for c, t in created.items())
+            return created, [f"created table {plan.table} ({desc})"]
+        changes = self.evolve(plan, types, existing, creating=creating)
+        return {**existing, **{c: t for c, t in types.items() if t != T.NULL}}, changes
 
     def _update(self, plan: Plan, cols: list[str], load_id: str, join: str) -> int:
         data_cols = [c for c in cols if c not in plan.key]

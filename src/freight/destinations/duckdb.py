@@ -30,11 +30,11 @@ from ._sql import (
     STAGE,
     Dialect,
     SqlSession,
+    _record_values,
     journal_ddl,
     q,
     record_from_row,
     rejected_from_row,
-    _record_values,
 )
 
 DIALECT = Dialect(
@@ -86,6 +86,7 @@ CAPABILITIES = Capabilities(
     max_identifier_bytes=None,
     case_insensitive_identifiers=True,
     text_allows_nul=True,
+    direct_append=True,
 )
 
 
@@ -115,10 +116,21 @@ def _translate(e: Exception, what: str) -> DestinationError:
     msg = str(e).split("\n")[0]
     transient = isinstance(e, duckdb.TransactionException) or "Conflict" in msg
     if isinstance(e, duckdb.IOException) and "lock" in msg.lower():
-        return LockedError(f"the DuckDB file is in use by another process ({msg})", destination="duckdb")
+        return LockedError(
+            f"the DuckDB file is in use by another process ({msg})", destination="duckdb"
+        )
     if isinstance(e, duckdb.ConstraintException) and "Duplicate key" in msg:
         transient = True  # another writer inserted the same key first: retry the load
-    return DestinationError(f"DuckDB failed while {what}: {msg}", destination="duckdb", transient=transient)
+    return DestinationError(
+        f"DuckDB failed while {what}: {msg}", destination="duckdb", transient=transient
+    )
+
+
+def _unregister(conn: duckdb.DuckDBPyConnection, name: str) -> None:
+    try:
+        conn.unregister(name)
+    except duckdb.Error:
+        pass  # the transaction already failed; the original error is what matters
 
 
 class DuckDBSession(SqlSession):
@@ -164,9 +176,23 @@ class DuckDBSession(SqlSession):
             try:
                 self.conn.execute(f"INSERT INTO {q(STAGE)} BY NAME SELECT * FROM {q(name)}")
             finally:
-                self.conn.unregister(name)
+                _unregister(self.conn, name)
         except duckdb.Error as e:
             raise _translate(e, "staging rows") from e
+
+    def append_rows(self, table: str, data: pa.Table, load_id: str) -> None:
+        name = "_freight_chunk"
+        try:
+            self.conn.register(name, data)
+            try:
+                self.conn.execute(
+                    f"INSERT INTO {q(table)} BY NAME SELECT *, ? AS {q(LOAD_ID_COLUMN)} FROM {q(name)}",
+                    [load_id],
+                )
+            finally:
+                _unregister(self.conn, name)
+        except duckdb.Error as e:
+            raise _translate(e, f"appending to {table}") from e
 
     def commit(self) -> None:
         try:
@@ -186,7 +212,9 @@ class DuckDBDestination:
 
     capabilities = CAPABILITIES
 
-    def __init__(self, url: str, *, read_only: bool = False, config: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, url: str, *, read_only: bool = False, config: dict[str, Any] | None = None
+    ) -> None:
         path, query = parse_url(url)
         self.path = path
         self.url = url
@@ -239,7 +267,8 @@ class DuckDBDestination:
         with self._lock:
             try:
                 self.conn.execute(
-                    f"INSERT INTO {q(LOADS)} ({cols}) VALUES ({', '.join(['?'] * len(values))})", values
+                    f"INSERT INTO {q(LOADS)} ({cols}) VALUES ({', '.join(['?'] * len(values))})",
+                    values,
                 )
             except duckdb.Error as e:
                 raise _translate(e, "writing the journal") from None
@@ -282,7 +311,9 @@ class DuckDBDestination:
     def history(self, table: str | None, limit: int | None) -> list[LoadRecord]:
         where, params = ("WHERE table_name = ?", [table]) if table else ("", [])
         lim = f" LIMIT {int(limit)}" if limit else ""
-        rows = self._rows(f"SELECT * FROM {q(LOADS)} {where} ORDER BY started_at DESC, load_id DESC{lim}", params)
+        rows = self._rows(
+            f"SELECT * FROM {q(LOADS)} {where} ORDER BY started_at DESC, load_id DESC{lim}", params
+        )
         return [record_from_row(r) for r in rows]
 
     def rejected(self, table: str | None, load_id: str | None) -> list[RejectedRow]:
@@ -294,7 +325,9 @@ class DuckDBDestination:
             conds.append("load_id = ?")
             params.append(load_id)
         where = f"WHERE {' AND '.join(conds)}" if conds else ""
-        rows = self._rows(f"SELECT * FROM {q(REJECTED)} {where} ORDER BY rejected_at, load_id, row_number", params)
+        rows = self._rows(
+            f"SELECT * FROM {q(REJECTED)} {where} ORDER BY rejected_at, load_id, row_number", params
+        )
         return [rejected_from_row(r) for r in rows]
 
     def _select(self, table: str, columns: Sequence[str] | None, meta: bool) -> str:
@@ -308,7 +341,9 @@ class DuckDBDestination:
             cols.append(LOAD_ID_COLUMN)
         return f"SELECT {', '.join(q(c) for c in cols)} FROM {q(table)}"
 
-    def read(self, table: str, columns: Sequence[str] | None = None, meta: bool = False) -> pa.Table:
+    def read(
+        self, table: str, columns: Sequence[str] | None = None, meta: bool = False
+    ) -> pa.Table:
         sql = self._select(table, columns, meta)
         with self._lock:
             try:
