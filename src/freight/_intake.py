@@ -183,7 +183,7 @@ class Intake:
     ) -> dict[str, pa.Array] | None:
         """pyarrow's own conversion, trusted only for types it cannot confuse."""
         try:
-            batch = pa.RecordBatch.from_pylist(rows)  # type: ignore[arg-type]
+            batch = pa.RecordBatch.from_pylist(rows)
         except (pa.ArrowException, OverflowError, TypeError, ValueError):
             return None
         out = {}
@@ -580,7 +580,7 @@ def _open(path: Path) -> tuple[io.BufferedReader, str]:
     compression = _COMPRESSION.get(suffixes[-1]) if suffixes else None
     fmt = suffixes[-2] if compression and len(suffixes) >= 2 else (suffixes[-1] if suffixes else "")
     raw = pa.input_stream(str(path), compression=compression)
-    return io.BufferedReader(raw, buffer_size=1 << 20), fmt  # type: ignore[arg-type]
+    return io.BufferedReader(raw, buffer_size=1 << 20), fmt
 
 
 def _file_pieces(path: Path, chunk_rows: int) -> Iterator[_Rows | pa.Table]:

@@ -176,7 +176,7 @@ def from_arrow(at: pa.DataType) -> str | None:
 
 def _decimal_digits(d: Decimal) -> tuple[int, int]:
     """(integer digits, scale) of a finite Decimal."""
-    sign, digits, exp = d.as_tuple()
+    _sign, digits, exp = d.as_tuple()
     assert isinstance(exp, int)
     n = len(digits)
     scale = max(0, -exp)
@@ -242,7 +242,6 @@ def value_type(v: Any) -> str | None:
     return None
 
 
-_PY_FAST = {str: STRING, float: FLOAT64, bool: BOOL, bytes: BINARY, dt.date: DATE, uuid.UUID: UUID}
 
 
 def widen(a: str, b: str) -> str | None:

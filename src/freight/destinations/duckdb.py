@@ -355,7 +355,8 @@ class DuckDBDestination:
         sql = self._select(table, None, False)
         cur = self.conn.cursor()
         try:
-            yield from cur.execute(sql).to_arrow_reader(batch_rows)
+            reader = cur.sql(sql).to_arrow_reader(batch_rows)
+            yield from reader
         finally:
             cur.close()
 
