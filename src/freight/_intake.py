@@ -271,6 +271,12 @@ class Intake:
             col = table.column(name).combine_chunks()
             if pa.types.is_dictionary(col.type):
                 col = col.dictionary_decode()
+            if (pa.types.is_timestamp(col.type) or pa.types.is_time(col.type)) and col.type.unit == "ns":
+                us = pa.timestamp("us", tz=col.type.tz) if pa.types.is_timestamp(col.type) else pa.time64("us")
+                try:  # pandas' datetime64[ns]: fine when every value is whole microseconds
+                    col = col.cast(us, safe=True)
+                except pa.ArrowInvalid:
+                    pass  # some value has nanoseconds: the careful path rejects just those rows
             lt = T.from_arrow(col.type)
             if lt is not None and self._accepts(name, lt):
                 if col.type != T.to_arrow(lt):
@@ -418,6 +424,10 @@ def _convert(vals: list[Any], target: str) -> tuple[list[Any], dict[int, str]]:
         if v is None:
             out.append(None)
             continue
+        if type(v) is _NanoTime:
+            errs[i] = "has nanoseconds, which freight would have to truncate"
+            out.append(None)
+            continue
         try:
             out.append(conv(v))
         except T.Unfit as e:
@@ -466,7 +476,7 @@ class _NanoTime:
         self.v = v
 
     def __repr__(self) -> str:
-        return f"{self.v!r} with nanoseconds"
+        return repr(self.v)
 
 
 def _jsonable(row: Any) -> Any:
