@@ -1,0 +1,135 @@
+"""DuckDB-specific behaviour: URLs, the file lock, read-only opening, the direct append path."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from pathlib import Path
+
+import pytest
+
+import freight
+from freight.destinations.duckdb import parse_url
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("duckdb:///relative/file.duckdb", "relative/file.duckdb"),
+        ("duckdb:////absolute/file.duckdb", "/absolute/file.duckdb"),
+        ("duckdb:///:memory:", ":memory:"),
+        ("duckdb:///with%20space.duckdb", "with space.duckdb"),
+    ],
+)
+def test_url_forms(url: str, path: str) -> None:
+    assert parse_url(url)[0] == path
+
+
+def test_url_with_host_is_a_clear_error() -> None:
+    with pytest.raises(freight.ConfigurationError, match="no host"):
+        freight.connect("duckdb://somehost/file.duckdb")
+
+
+def test_unknown_scheme() -> None:
+    with pytest.raises(freight.ConfigurationError, match="unknown destination scheme 'mysql'"):
+        freight.connect("mysql://u@h/db")
+
+
+def test_default_url_is_freight_duckdb_in_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with freight.connect() as ds:
+        ds.load([{"a": 1}], table="t")
+    assert (tmp_path / "freight.duckdb").exists()
+    assert freight.DEFAULT_URL == "duckdb:///freight.duckdb"
+
+
+def test_relative_url_resolves_against_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with freight.connect("duckdb:///sub/dir/app.duckdb") as ds:
+        ds.load([{"a": 1}], table="t")
+    assert (tmp_path / "sub" / "dir" / "app.duckdb").exists()
+
+
+def _hold_lock(path: str, ready: mp.synchronize.Event, release: mp.synchronize.Event) -> None:  # type: ignore[name-defined]
+    with freight.connect(f"duckdb:///{path}") as ds:
+        ds.load([{"a": 1}], table="t")
+        ready.set()
+        release.wait(30)
+
+
+def test_locked_file_gives_a_clear_error(tmp_path: Path) -> None:
+    path = str(tmp_path / "locked.duckdb")
+    ctx = mp.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(path, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(60), "the holder process did not open the database"
+        with pytest.raises(freight.LockedError) as info:
+            freight.connect(f"duckdb:///{path}")
+        assert info.value.transient
+        assert "in use by another process" in str(info.value)
+        assert isinstance(info.value, freight.DestinationError)
+    finally:
+        release.set()
+        holder.join(60)
+    with freight.connect(f"duckdb:///{path}") as ds:  # free again once the holder closed
+        assert ds.read("t").num_rows == 1
+
+
+def test_read_only(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'ro.duckdb'}"
+    with freight.connect(url) as ds:
+        ds.load([{"a": 1}], table="t")
+    with freight.connect(url, read_only=True) as ro:
+        assert ro.read("t").to_pylist() == [{"a": 1}]
+        with pytest.raises(freight.DestinationError):
+            ro.load([{"a": 2}], table="t")
+
+
+def test_no_staging_object_survives(duck: freight.Dataset) -> None:
+    conn = duck.destination.conn  # type: ignore[attr-defined]
+
+    def all_tables() -> set[str]:
+        return {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+    duck.load([{"id": 1, "v": "a"}], table="t", strategy="merge", key="id")
+    before = all_tables()
+    duck.load([{"id": 1, "v": "b"}, {"id": 2, "v": "c"}], table="t", strategy="merge", key="id")
+    with pytest.raises(freight.RejectedRowsError):
+        duck.load([{"id": None}], table="t", strategy="merge", key="id", on_reject="fail")
+    views = conn.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone()[0]
+    assert all_tables() == before == {"t", "_freight_loads", "_freight_rejected"}
+    assert views == 0
+
+
+def test_direct_append_widens_the_table_mid_load(tmp_path: Path) -> None:
+    rows = [{"id": i, "v": i} for i in range(10)] + [{"id": 10, "v": 2**70}, {"id": 11, "v": None}]
+    with freight.connect(f"duckdb:///{tmp_path / 'w.duckdb'}", chunk_rows=3) as ds:
+        r = ds.load(rows, table="t")
+        assert r.inserted == 12
+        assert ds.schema("t") == {"id": "int64", "v": "decimal(38,0)"}
+        got = {row["id"]: row["v"] for row in ds.read("t").to_pylist()}
+    assert got == {row["id"]: row["v"] for row in rows}
+    assert r.schema_changes == ["created table t (id int64, v decimal(38,0))"]
+
+
+def test_every_stored_row_carries_its_load_id(duck: freight.Dataset) -> None:
+    a = duck.load([{"id": 1}, {"id": 2}], table="t", strategy="merge", key="id")
+    b = duck.load([{"id": 2, "x": 5}], table="t", strategy="merge", key="id")
+    rows = duck.destination.read("t", None, True).to_pylist()  # type: ignore[call-arg]
+    ids = {r["id"]: r["_freight_load_id"] for r in rows}
+    assert ids == {1: a.load_id, 2: b.load_id}
+
+
+def test_environment_has_no_hidden_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """State lives in the database file: nothing else appears in the working directory or home."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    os.mkdir(tmp_path / "home")
+    with freight.connect("duckdb:///state.duckdb") as ds:
+        ds.load([{"id": 1, "v": 1}], table="t", strategy="incremental", cursor="v", key="id")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "state.duckdb"]
+    assert list((tmp_path / "home").iterdir()) == []
