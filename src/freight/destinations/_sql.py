@@ -308,7 +308,7 @@ class SqlSession:
                 n = distinct
 
         if existing is None:
-            if strategy in ("update_only", "delete") or (not n and not types):
+            if strategy in ("update_only", "delete") or not n:  # nothing to create it for
                 out["skipped"] += n
                 return out
             created = {c: t for c, t in types.items() if t != T.NULL}
@@ -346,13 +346,7 @@ class SqlSession:
             out["deleted"] = self._exec(f"DELETE FROM {ref} t USING {stage} s WHERE {join}") if n else 0
             out["skipped"] += n - out["deleted"]
         elif strategy in ("merge", "insert_only", "update_only"):
-            updated = inserted = 0
-            if strategy != "insert_only" and n:
-                updated = self._update(plan, cols, load_id, join)
-            if strategy != "update_only" and n:
-                inserted = self._exec(
-                    f"{insert_all} WHERE NOT EXISTS (SELECT 1 FROM {ref} t WHERE {join})", [load_id]
-                )
+            updated, inserted = self._upsert(plan, cols, load_id, join, insert_all) if n else (0, 0)
             if strategy == "merge":
                 out["unchanged"] = n - updated - inserted
             elif strategy == "insert_only":
@@ -384,6 +378,22 @@ class SqlSession:
             return created, [f"created table {plan.table} ({desc})"]
         changes = self.evolve(plan, types, existing, creating=creating)
         return {**existing, **{c: t for c, t in types.items() if t != T.NULL}}, changes
+
+    def _upsert(
+        self, plan: Plan, cols: list[str], load_id: str, join: str, insert_all: str
+    ) -> tuple[int, int]:
+        """Update the matching rows (unless insert_only) and insert the new ones (unless
+        update_only) from the deduplicated stage; return (updated, inserted)."""
+        strategy = plan.apply_as
+        updated = inserted = 0
+        if strategy != "insert_only":
+            updated = self._update(plan, cols, load_id, join)
+        if strategy != "update_only":
+            ref = self._table_ref(plan.table)
+            inserted = self._exec(
+                f"{insert_all} WHERE NOT EXISTS (SELECT 1 FROM {ref} t WHERE {join})", [load_id]
+            )
+        return updated, inserted
 
     def _update(self, plan: Plan, cols: list[str], load_id: str, join: str) -> int:
         data_cols = [c for c in cols if c not in plan.key]
