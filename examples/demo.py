@@ -30,7 +30,7 @@ SUBMISSIONS = DATA / "submissions.jsonl.gz"
 UPDATE = DATA / "submissions_update.jsonl.gz"
 COUNTERS = ("rows_in", "inserted", "updated", "unchanged", "skipped", "rejected")
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 with freight.connect(url) as ds:
     results = [
         ds.load(SUBMISSIONS, table="submissions", strategy="append"),
@@ -48,7 +48,7 @@ with freight.connect(url) as ds:
         history.add_column(name, justify="right")
     for rec in ds.history():
         history.add_row(
-            rec.load_id[:8],
+            rec.load_id,
             rec.table,
             rec.strategy,
             rec.status,
