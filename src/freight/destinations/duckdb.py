@@ -151,10 +151,9 @@ class DuckDBSession(SqlSession):
         return int(row[0])
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        try:
-            res = self.conn.execute(sql, list(params) if params else None)
-            names = [d[0] for d in res.description or ()]
-            return [dict(zip(names, r, strict=True)) for r in res.fetchall()]
+        try:  # through Arrow: DuckDB's own Python conversion of TIMESTAMPTZ needs pytz
+            rel = self.conn.sql(sql, params=list(params) if params else None)
+            return rel.to_arrow_table().to_pylist() if rel is not None else []
         except duckdb.Error as e:
             raise _translate(e, "loading") from e
 
