@@ -1,0 +1,509 @@
+"""Conformance: values round-trip exactly, schema evolution, contracts (evolve / freeze /
+discard_columns), quarantine of values that do not fit, explicit ``columns=`` types and
+identifiers. Runs on every destination."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from decimal import Decimal
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import freight
+from _conformance import assert_accounted, counts, rows
+
+UTC = dt.UTC
+PLUS5 = dt.timezone(dt.timedelta(hours=5, minutes=30))
+
+hsettings = settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def roundtrip(ds: freight.Dataset, values: list, table: str | None = None) -> list:
+    """Load ``values`` as column ``v`` (with an ordering column) and read them back."""
+    table = table or f"rt_{uuid.uuid4().hex[:10]}"
+    r = ds.load([{"i": i, "v": v} for i, v in enumerate(values)], table)
+    assert_accounted(r)
+    assert counts(r) == {"inserted": len(values)}, r
+    return [x.get("v") for x in rows(ds, table, "i")]
+
+
+# --------------------------------------------------------------------------- round trips
+
+CASES = {
+    "bool": ([True, False, None], "bool"),
+    "int": ([0, 1, -1, 2**63 - 1, -(2**63), None], "int64"),
+    "float": ([0.0, 1.5, -2.25, 1e308, 5e-324, 0.1, None], "float64"),
+    "str": (["", "a", "x" * 100_000, "naïve ☃ 名前 🚀 e\u0301", "tab\tnew\nline", None], "string"),
+    "bytes": ([b"", b"\x00\x01\xff", bytes(range(256)) * 40, None], "binary"),
+    "date": ([dt.date(1, 1, 1), dt.date(2024, 2, 29), dt.date(9999, 12, 31), None], "date"),
+    "time": ([dt.time(0, 0), dt.time(23, 59, 59, 999_999), dt.time(12, 0, 0, 1), None], "time"),
+    "datetime": (
+        [
+            dt.datetime(2024, 1, 1, 12, 30, 45, 123456),
+            dt.datetime(1970, 1, 1),
+            dt.datetime(1900, 3, 1),
+            None,
+        ],
+        "timestamp",
+    ),
+    "uuid": ([uuid.UUID(int=0), uuid.UUID("12345678-1234-5678-1234-567812345678"), None], "uuid"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_values_round_trip_exactly(ds: freight.Dataset, case: str) -> None:
+    values, logical = CASES[case]
+    table = f"rt_{case}"
+    got = roundtrip(ds, values, table)
+    assert got == values
+    assert [type(g) for g in got] == [type(v) for v in values]
+    assert ds.schema(table)["v"] == logical
+
+
+def test_aware_datetimes_keep_the_same_instant(ds: freight.Dataset) -> None:
+    values = [
+        dt.datetime(2024, 1, 1, 12, 0, tzinfo=UTC),
+        dt.datetime(2024, 1, 1, 12, 0, 0, 1, tzinfo=PLUS5),
+        dt.datetime(1999, 12, 31, 23, 59, tzinfo=dt.timezone(dt.timedelta(hours=-8))),
+    ]
+    got = roundtrip(ds, values, "tz")
+    assert ds.schema("tz")["v"] == "timestamptz"
+    assert all(g.tzinfo is not None and g.utcoffset() is not None for g in got)
+    assert got == values  # aware datetimes compare as instants
+    assert [g.timestamp() for g in got] == [v.timestamp() for v in values]
+
+
+def test_special_floats_are_kept(ds: freight.Dataset) -> None:
+    got = roundtrip(ds, [math.nan, math.inf, -math.inf, -0.0, 0.0], "sf")
+    assert math.isnan(got[0])
+    assert got[1] == math.inf and got[2] == -math.inf
+    assert got[3] == 0.0 and math.copysign(1.0, got[3]) == -1.0
+    assert got[4] == 0.0 and math.copysign(1.0, got[4]) == 1.0
+
+
+def test_ints_beyond_int64_are_kept_exactly_as_decimal(ds: freight.Dataset) -> None:
+    values = [2**63, -(2**63) - 1, 10**37, -(10**38 - 1), 5]
+    got = roundtrip(ds, values, "big")
+    assert ds.schema("big")["v"] == "decimal(38,0)"
+    assert all(isinstance(g, Decimal) for g in got)
+    assert got == [Decimal(v) for v in values]
+    assert [int(g) for g in got] == values
+
+
+def test_int_beyond_38_digits_is_rejected_not_rounded(ds: freight.Dataset) -> None:
+    r = ds.load([{"i": 0, "v": 1}, {"i": 1, "v": 10**40}], "huge")
+    assert counts(r) == {"inserted": 1, "rejected": 1}
+    assert rows(ds, "huge") == [{"i": 0, "v": 1}] or [int(x["v"]) for x in rows(ds, "huge")] == [1]
+    (q,) = ds.rejected("huge")
+    assert "v" in q.reason
+    assert q.row["i"] == 1
+
+
+def test_decimals_keep_precision(ds: freight.Dataset) -> None:
+    values = [
+        Decimal("1.10"),
+        Decimal("12345678901234567890.123456789"),
+        Decimal("-0.000000001"),
+        Decimal("0"),
+    ]
+    got = roundtrip(ds, values, "dec")
+    assert got == values
+    assert all(isinstance(g, Decimal) for g in got)
+    assert ds.schema("dec")["v"].startswith("decimal(")
+    got1 = roundtrip(ds, [Decimal("1.10")], "dec1")
+    assert str(got1[0]) == "1.10"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1, "b": [1, 2.5, None, "x"]},
+        [1, "two", {"three": 3}],
+        {},
+        [],
+        {"ünï": "☃", "n": {"d": True}},
+    ],
+    ids=["dict", "list", "empty-dict", "empty-list", "unicode"],
+)
+def test_dicts_and_lists_round_trip_as_json(ds: freight.Dataset, value) -> None:
+    got = roundtrip(ds, [value, None], "j")
+    assert ds.schema("j")["v"] == "json"
+    assert isinstance(got[0], str)
+    assert orjson.loads(got[0]) == value
+    assert got[1] is None
+
+
+def test_nan_inside_json_is_not_silently_nulled(ds: freight.Dataset) -> None:
+    r = ds.load([{"i": 0, "v": {"x": 1.0}}, {"i": 1, "v": {"x": math.nan}}], "jn")
+    assert_accounted(r)
+    stored = {x["i"]: x["v"] for x in rows(ds, "jn")}
+    if 1 in stored:  # kept: it must still say NaN, not null
+        assert orjson.loads(stored[1]) != {"x": None}
+    else:
+        assert r.rejected == 1
+
+
+def test_nan_in_pandas_is_null_but_nan_in_dicts_stays_nan(ds: freight.Dataset) -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"i": [0, 1], "v": [1.5, math.nan]})
+    ds.load(df, "p")
+    assert [x["v"] for x in rows(ds, "p", "i")] == [1.5, None]
+    got = roundtrip(ds, [1.5, math.nan], "d")
+    assert got[0] == 1.5 and got[1] is not None and math.isnan(got[1])
+
+
+def test_text_with_nul_is_kept_or_quarantined_never_stripped(ds: freight.Dataset) -> None:
+    r = ds.load([{"i": 0, "v": "a\x00b"}, {"i": 1, "v": "ok"}], "nul")
+    assert_accounted(r)
+    stored = {x["i"]: x["v"] for x in rows(ds, "nul")}
+    assert stored[1] == "ok"
+    if r.rejected:
+        assert 0 not in stored
+        assert "v" in ds.rejected("nul")[0].reason
+    else:
+        assert stored[0] == "a\x00b"
+
+
+def test_minus_zero_merged_over_zero_is_unchanged(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "x": 0.0}], "z", strategy="merge", key="id")
+    r = ds.load([{"id": 1, "x": -0.0}], "z", strategy="merge", key="id")
+    assert counts(r) == {"unchanged": 1}
+
+
+def test_nan_merged_over_nan_is_unchanged(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "x": math.nan}], "n", strategy="merge", key="id")
+    r = ds.load([{"id": 1, "x": math.nan}, {"id": 2, "x": 1.0}], "n", strategy="merge", key="id")
+    assert counts(r) == {"unchanged": 1, "inserted": 1}
+
+
+# --------------------------------------------------------------------------- hypothesis round trips
+
+
+@hsettings
+@given(values=st.lists(st.integers(-(10**38) + 1, 10**38 - 1) | st.none(), min_size=1, max_size=8))
+def test_any_int_round_trips(ds: freight.Dataset, values) -> None:
+    got = roundtrip(ds, values)
+    assert [None if g is None else int(g) for g in got] == values
+    assert all(g is None or int(g) == g for g in got)
+
+
+@hsettings
+@given(values=st.lists(st.floats(allow_nan=False) | st.none(), min_size=1, max_size=8))
+def test_any_float_round_trips(ds: freight.Dataset, values) -> None:
+    got = roundtrip(ds, values)
+    assert got == values
+    assert [math.copysign(1, g) if g is not None else None for g in got] == [
+        math.copysign(1, v) if v is not None else None for v in values
+    ]
+
+
+@hsettings
+@given(values=st.lists(st.text() | st.none(), min_size=1, max_size=8))
+def test_any_text_round_trips_or_is_quarantined(ds: freight.Dataset, values) -> None:
+    table = f"tx_{uuid.uuid4().hex[:10]}"
+    r = ds.load([{"i": i, "v": v} for i, v in enumerate(values)], table)
+    assert_accounted(r)
+    stored = {x["i"]: x.get("v") for x in rows(ds, table)}
+    for i, v in enumerate(values):
+        if i in stored:
+            assert stored[i] == v
+        else:  # only text a destination cannot hold (NUL, lone surrogates) may be refused
+            assert v is not None and ("\x00" in v or any(0xD800 <= ord(c) <= 0xDFFF for c in v))
+    assert len(stored) + r.rejected == len(values)
+
+
+@hsettings
+@given(
+    values=st.lists(
+        st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30))
+        | st.none(),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_naive_datetime_round_trips(ds: freight.Dataset, values) -> None:
+    assert roundtrip(ds, values) == values
+
+
+@hsettings
+@given(
+    values=st.lists(
+        st.decimals(
+            allow_nan=False, allow_infinity=False, places=4, min_value=-(10**20), max_value=10**20
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_decimal_round_trips(ds: freight.Dataset, values) -> None:
+    got = roundtrip(ds, values)
+    assert got == values
+
+
+@hsettings
+@given(values=st.lists(st.binary() | st.none(), min_size=1, max_size=6))
+def test_any_bytes_round_trip(ds: freight.Dataset, values) -> None:
+    assert roundtrip(ds, values) == values
+
+
+# --------------------------------------------------------------------------- explicit types
+
+
+def test_columns_override_inference(ds: freight.Dataset) -> None:
+    r = ds.load(
+        [{"score": 1, "payload": {"a": [1, 2]}}, {"score": 2, "payload": {"b": None}}],
+        "h",
+        columns={"score": "float64", "payload": "json"},
+    )
+    assert counts(r) == {"inserted": 2}
+    assert ds.schema("h") == {"score": "float64", "payload": "json"}
+    got = rows(ds, "h", "score")
+    assert [type(x["score"]) for x in got] == [float, float]
+    assert [x["score"] for x in got] == [1.0, 2.0]
+    assert [orjson.loads(x["payload"]) for x in got] == [{"a": [1, 2]}, {"b": None}]
+
+
+def test_columns_type_a_column_that_is_only_null(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "n": None}], "hn", columns={"n": "int64"})
+    assert ds.schema("hn")["n"] == "int64"
+    r = ds.load([{"id": 2, "n": 5}], "hn")
+    assert r.schema_changes == []
+    assert ds.schema("hn")["n"] == "int64"
+
+
+def test_unknown_column_type_is_refused(ds: freight.Dataset) -> None:
+    with pytest.raises(freight.FreightError):
+        ds.load([{"x": 1}], "bad", columns={"x": "no-such-type"})
+    assert "bad" not in ds.tables()
+
+
+# --------------------------------------------------------------------------- evolution
+
+
+def test_new_columns_are_added_nullable(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "a": "x"}], "e")
+    r = ds.load([{"id": 2, "a": "y", "b": 2.5, "c": True}], "e")
+    assert counts(r) == {"inserted": 1}
+    assert ds.schema("e") == {"id": "int64", "a": "string", "b": "float64", "c": "bool"}
+    assert any("b" in c for c in r.schema_changes) and any("c" in c for c in r.schema_changes)
+    assert rows(ds, "e", "id") == [
+        {"id": 1, "a": "x", "b": None, "c": None},
+        {"id": 2, "a": "y", "b": 2.5, "c": True},
+    ]
+    r = ds.load([{"id": 3}], "e")
+    assert r.schema_changes == []
+    assert rows(ds, "e", "id")[2] == {"id": 3, "a": None, "b": None, "c": None}
+
+
+def test_int_column_widens_to_decimal_for_big_ints(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "n": 7}], "w")
+    r = ds.load([{"id": 2, "n": 2**64}], "w")
+    assert counts(r) == {"inserted": 1}
+    assert r.schema_changes
+    assert ds.schema("w")["n"] == "decimal(38,0)"
+    assert [int(x["n"]) for x in rows(ds, "w", "id")] == [7, 2**64]
+    assert [x["n"] for x in rows(ds, "w", "id")] == [Decimal(7), Decimal(2**64)]
+
+
+def test_int_column_widens_to_float_when_a_fraction_arrives(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "n": 7}], "wf")
+    r = ds.load([{"id": 2, "n": 2.5}], "wf")
+    assert counts(r) == {"inserted": 1}
+    assert r.schema_changes
+    assert ds.schema("wf")["n"] == "float64"
+    assert [x["n"] for x in rows(ds, "wf", "id")] == [7.0, 2.5]
+
+
+def test_int_column_holding_big_ints_does_not_round_into_float(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "n": 2**60 + 1}], "wb")
+    r = ds.load([{"id": 2, "n": 2.5}], "wb")
+    assert_accounted(r)
+    got = {x["id"]: x["n"] for x in rows(ds, "wb")}
+    assert got[1] == 2**60 + 1 and int(got[1]) == 2**60 + 1  # never rounded
+    if 2 in got:
+        assert got[2] == 2.5
+    else:
+        assert r.rejected == 1
+
+
+def test_decimal_column_widens_for_more_scale(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "d": Decimal("12.50")}], "wd")
+    r = ds.load([{"id": 2, "d": Decimal("1.125")}], "wd")
+    assert_accounted(r)
+    assert [x["d"] for x in rows(ds, "wd", "id")] == [Decimal("12.50"), Decimal("1.125")]
+
+
+def test_value_that_does_not_fit_is_quarantined_with_a_reason(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "n": 5}], "q")
+    r = ds.load([{"id": 2, "n": 6}, {"id": 3, "n": "N/A"}, {"id": 4, "n": None}], "q")
+    assert counts(r) == {"inserted": 2, "rejected": 1}
+    assert ds.schema("q")["n"] == "int64"
+    assert rows(ds, "q", "id") == [{"id": 1, "n": 5}, {"id": 2, "n": 6}, {"id": 4, "n": None}]
+    (q,) = ds.rejected("q")
+    assert q.load_id == r.load_id and q.table == "q"
+    assert q.row == {"id": 3, "n": "N/A"}
+    assert q.row_number == 2
+    assert "n" in q.reason and "N/A" in q.reason
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(5, True), (True, 1), ("text", {"a": 1}), (dt.date(2024, 1, 1), "not a date"), (1.5, "x")],
+    ids=["bool-into-int", "int-into-bool", "dict-into-text", "text-into-date", "text-into-float"],
+)
+def test_values_are_never_coerced_into_another_type(ds: freight.Dataset, first, second) -> None:
+    ds.load([{"id": 1, "v": first}], "nc")
+    schema = ds.schema("nc")
+    r = ds.load([{"id": 2, "v": second}], "nc")
+    assert_accounted(r)
+    stored = {x["id"]: x["v"] for x in rows(ds, "nc")}
+    if 2 in stored:  # only acceptable if it reads back as what was given
+        assert stored[2] == second and type(stored[2]) is type(second)
+    else:
+        assert r.rejected == 1
+        assert ds.schema("nc") == schema
+
+
+def test_int_beyond_float_precision_into_float_column_is_not_rounded(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "x": 1.5}], "fl")
+    r = ds.load([{"id": 2, "x": 2**60 + 1}], "fl")
+    assert_accounted(r)
+    stored = {x["id"]: x["x"] for x in rows(ds, "fl")}
+    if 2 in stored:
+        assert stored[2] == 2**60 + 1
+    else:
+        assert r.rejected == 1
+
+
+# --------------------------------------------------------------------------- contracts
+
+
+def test_freeze_refuses_a_new_column(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "a": "x"}], "f")
+    with pytest.raises(freight.SchemaContractError):
+        ds.load([{"id": 2, "a": "y", "b": 1}], "f", contract="freeze")
+    assert ds.schema("f") == {"id": "int64", "a": "string"}
+    assert rows(ds, "f") == [{"id": 1, "a": "x"}]
+
+
+def test_freeze_refuses_a_widening(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "n": 1}], "fw")
+    for value in (2.5, 2**64):
+        with pytest.raises(freight.SchemaContractError):
+            ds.load([{"id": 2, "n": value}], "fw", contract="freeze")
+    assert ds.schema("fw") == {"id": "int64", "n": "int64"}
+    assert rows(ds, "fw") == [{"id": 1, "n": 1}]
+
+
+def test_freeze_accepts_loads_that_fit(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "a": "x", "n": 1.5}], "fa")
+    r = ds.load([{"id": 2, "a": None}, {"id": 3, "n": 2.0}], "fa", contract="freeze")
+    assert r.status == "committed" and counts(r) == {"inserted": 2}
+    assert r.schema_changes == []
+
+
+def test_freeze_still_quarantines_values_that_do_not_fit(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "n": 1}], "fq")
+    r = ds.load([{"id": 2, "n": "N/A"}, {"id": 3, "n": 3}], "fq", contract="freeze")
+    assert counts(r) == {"inserted": 1, "rejected": 1}
+
+
+def test_discard_columns_drops_unknown_columns_and_reports_them(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "a": "x"}], "dc")
+    r = ds.load([{"id": 2, "a": "y", "extra": 1, "more": "m"}], "dc", contract="discard_columns")
+    assert counts(r) == {"inserted": 1}
+    assert ds.schema("dc") == {"id": "int64", "a": "string"}
+    assert rows(ds, "dc", "id") == [{"id": 1, "a": "x"}, {"id": 2, "a": "y"}]
+    text = " ".join(r.schema_changes)
+    assert "extra" in text and "more" in text
+    assert ds.history("dc")[0].schema_changes == r.schema_changes
+
+
+def test_discard_columns_never_widens(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "n": 1}], "dw")
+    r = ds.load([{"id": 2, "n": 2.5}, {"id": 3, "n": 3}], "dw", contract="discard_columns")
+    assert_accounted(r)
+    assert ds.schema("dw")["n"] == "int64"
+    assert counts(r) == {"inserted": 1, "rejected": 1}
+
+
+# --------------------------------------------------------------------------- identifiers
+
+WEIRD = [
+    "with space",
+    'double"quote',
+    "single'quote",
+    "ünïcødé 名前 🚀",
+    "select",
+    "order",
+    '"; DROP TABLE x; --',
+    "MixedCase",
+    "semi;colon",
+    "percent%s",
+    "question?",
+    "dollar$1",
+]
+
+
+@pytest.mark.parametrize("name", WEIRD)
+def test_identifiers_are_kept_exactly_and_quoted(ds: freight.Dataset, name: str) -> None:
+    r = ds.load([{name: 1, "v": "a"}, {name: 2, "v": "b"}], name, strategy="merge", key=name)
+    assert counts(r) == {"inserted": 2}
+    r = ds.load([{name: 2, "v": "B", "x y": 1}], name, strategy="merge", key=name)
+    assert counts(r) == {"updated": 1}
+    assert name in ds.tables()
+    assert list(ds.schema(name)) == [name, "v", "x y"]
+    assert ds.read(name).column_names == [name, "v", "x y"]
+    assert rows(ds, name, name) == [{name: 1, "v": "a", "x y": None}, {name: 2, "v": "B", "x y": 1}]
+    assert [h.table for h in ds.history(name)] == [name, name]
+    ds.load([{name: None}], name, strategy="merge", key=name)
+    assert ds.rejected(name)[0].table == name
+
+
+def test_columns_differing_only_by_case_are_refused(ds: freight.Dataset) -> None:
+    with pytest.raises(freight.InvalidIdentifierError):
+        ds.load([{"Name": 1, "name": 2}], "cs")
+    assert "cs" not in ds.tables()
+    with pytest.raises(freight.InvalidIdentifierError):
+        ds.load([{"id": 1, "Name": "a"}, {"id": 2, "name": "b"}], "cs")
+    assert "cs" not in ds.tables()
+
+
+def test_a_column_differing_by_case_from_a_stored_one_is_refused(ds: freight.Dataset) -> None:
+    ds.load([{"id": 1, "Name": "a"}], "cs2")
+    with pytest.raises(freight.InvalidIdentifierError):
+        ds.load([{"id": 2, "name": "b"}], "cs2")
+    assert rows(ds, "cs2") == [{"id": 1, "Name": "a"}]
+
+
+@pytest.mark.parametrize("where", ["column", "table", "key"])
+def test_reserved_prefix_is_refused(ds: freight.Dataset, where: str) -> None:
+    with pytest.raises(freight.InvalidIdentifierError):
+        if where == "column":
+            ds.load([{"_freight_x": 1}], "t")
+        elif where == "table":
+            ds.load([{"x": 1}], "_freight_loads")
+        else:
+            ds.load([{"_freight_load_id": 1}], "t", strategy="merge", key="_freight_load_id")
+    assert ds.tables() == []
+
+
+@pytest.mark.parametrize("bad", ["", " lead", "trail ", "nul\x00"])
+def test_unusable_table_names_are_refused(ds: freight.Dataset, bad: str) -> None:
+    with pytest.raises(freight.InvalidIdentifierError):
+        ds.load([{"x": 1}], bad)
+    assert ds.tables() == []
+
+
+def test_a_column_given_only_as_none_reads_back_as_none(ds: freight.Dataset) -> None:
+    given_rows = [{"id": 1, "v": None}, {"id": 2, "v": None}]
+    ds.load(given_rows, "alln")
+    assert rows(ds, "alln", "id") == given_rows
+    assert "v" in ds.schema("alln")
