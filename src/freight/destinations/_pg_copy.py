@@ -1,0 +1,67 @@
+"""Arrow <-> PostgreSQL for the PostgreSQL destination: chunks go in through
+``COPY ... FROM STDIN (FORMAT csv)`` written by pyarrow's CSV writer; rows come back as Arrow.
+
+Why CSV and not binary COPY: see docs/postgres.md (measured). What CSV needs to be exact:
+
+- strings are always quoted by pyarrow, so ``""`` is the empty string and an unquoted empty
+  field is NULL (PostgreSQL's CSV default); a NUL byte cannot reach here (the loader
+  quarantines such rows, ``text_allows_nul=False``);
+- floats are written in shortest round-trip form, ``nan`` / ``inf`` / ``-inf`` included,
+  which ``float8`` reads back bit for bit;
+- ``bytea`` goes as hex text (``\\x0aff``), uuids as 32 hex digits;
+- timestamps are ISO with microseconds (``...Z`` for timestamptz), decimals exact text.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+
+from .. import _types as T
+
+_WRITE = pcsv.WriteOptions(include_header=False, batch_size=8192)
+
+
+def _hex_column(col: pa.Array, prefix: str) -> pa.Array:
+    """binary / fixed_size_binary -> hex text with ``prefix`` (NULL stays NULL)."""
+    return pa.array(
+        [None if b is None else prefix + b.hex() for b in col.to_pylist()], pa.large_string()
+    )
+
+
+def _for_csv(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    t = col.type
+    if isinstance(t, pa.BaseExtensionType):  # arrow.uuid and friends: their bytes, as hex
+        storage = pa.chunked_array([c.storage for c in col.chunks], t.storage_type)
+        return pa.chunked_array([_hex_column(c, "") for c in storage.chunks], pa.large_string())
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return pa.chunked_array([_hex_column(c, "\\x") for c in col.chunks], pa.large_string())
+    if pa.types.is_dictionary(t):
+        return _for_csv(pa.chunked_array([c.dictionary_decode() for c in col.chunks]))
+    return col
+
+
+def to_csv(table: pa.Table) -> memoryview:
+    """One chunk as the body of ``COPY ... (FORMAT csv)``, columns in the table's order."""
+    cols = [_for_csv(table.column(i)) for i in range(table.num_columns)]
+    buf = io.BytesIO()
+    pcsv.write_csv(pa.table(cols, names=table.column_names), buf, _WRITE)
+    return buf.getbuffer()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def to_arrow(
+    names: Sequence[str], ltypes: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> pa.Table:
+    """Rows fetched by psycopg (json/jsonb loaded as text) -> a table in freight's Arrow types."""
+    arrays = []
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    for values, lt in zip(columns, ltypes, strict=True):
+        arrays.append(pa.array(values, T.to_arrow(lt) if lt != T.NULL else pa.string()))
+    return pa.Table.from_arrays(arrays, names=list(names))

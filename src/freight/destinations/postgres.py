@@ -1,0 +1,672 @@
+"""PostgreSQL (and Supabase): ``postgresql://user:pass@host:port/db?schema=raw`` (also
+``postgres://``; the schema defaults to ``public``).
+
+Everything freight keeps lives in that one schema: the tables, ``_freight_loads`` and
+``_freight_rejected``. A load is one transaction on a pooled connection: chunks go by
+``COPY`` into a temporary ``ON COMMIT DROP`` stage (or, for ``append``, straight into the
+table), then the shared set-based SQL runs from the stage; merges use
+``INSERT ... ON CONFLICT``. Concurrent loads into one table take a transaction-level advisory
+lock before they touch it, so schema changes and merges never race. See docs/postgres.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+import psycopg
+import pyarrow as pa
+from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
+from psycopg.types.string import TextLoader
+
+from .. import _types as T
+from .._errors import ConfigurationError, DestinationError, FreightError, SchemaContractError
+from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX, Plan
+from .._result import Health, LoadRecord, RejectedRow
+from .._url import mask_text, mask_url
+from ._base import Capabilities
+from ._pg_copy import to_arrow, to_csv
+from ._sql import (
+    LOAD_COLUMNS,
+    LOADS,
+    REJECTED,
+    REJECTED_COLUMNS,
+    SEQ,
+    STAGE,
+    Dialect,
+    SqlSession,
+    _record_values,
+    journal_ddl,
+    q,
+    record_from_row,
+    rejected_from_row,
+)
+
+DIALECT = Dialect(
+    param="%s",
+    types={
+        T.BOOL: "boolean",
+        T.INT64: "bigint",
+        T.FLOAT64: "double precision",
+        T.STRING: "text",
+        T.BINARY: "bytea",
+        T.DATE: "date",
+        T.TIME: "time",
+        T.TIMESTAMP: "timestamp",
+        T.TIMESTAMPTZ: "timestamptz",
+        T.UUID: "uuid",
+        T.JSON: "jsonb",
+    },
+    text="text",
+    int_type="bigint",
+    ts_type="timestamptz",
+    decimal_fmt="numeric({p},{s})",
+    alter_fmt="ALTER TABLE {t} ALTER COLUMN {c} TYPE {ty} USING {c}::{ty}",
+)
+
+CAPABILITIES = Capabilities(
+    name="postgres",
+    max_identifier_bytes=63,
+    case_insensitive_identifiers=False,
+    text_allows_nul=False,
+    direct_append=True,
+)
+
+#: format_type() of a column, typmod left out -> logical type; anything else reads as text
+_REVERSE = {
+    "bigint": T.INT64,
+    "integer": T.INT64,
+    "smallint": T.INT64,
+    "double precision": T.FLOAT64,
+    "real": T.FLOAT64,
+    "text": T.STRING,
+    "character varying": T.STRING,
+    "character": T.STRING,
+    "bytea": T.BINARY,
+    "boolean": T.BOOL,
+    "date": T.DATE,
+    "time without time zone": T.TIME,
+    "timestamp without time zone": T.TIMESTAMP,
+    "timestamp with time zone": T.TIMESTAMPTZ,
+    "uuid": T.UUID,
+    "jsonb": T.JSON,
+    "json": T.JSON,
+}
+_TYPMOD = re.compile(r"\((\d+)(?:,(\d+))?\)")
+#: sqlstates a retry of the whole load may get past
+_TRANSIENT = {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "55P03", "42P07", "42701"}
+_PERMANENT_CONNECT = ("authentication", "password", "does not exist", "pg_hba.conf", "permission")
+
+
+def logical_type(pg_type: str) -> str:
+    """``numeric(12,2)`` -> ``decimal(12,2)``; bare ``numeric`` -> ``decimal(38,9)``; a type
+    freight does not know -> ``string`` (it is read as its text)."""
+    if pg_type.startswith("numeric"):
+        m = _TYPMOD.search(pg_type)
+        if not m:
+            return T.normalize("numeric")
+        p, s = int(m.group(1)), int(m.group(2) or 0)
+        return T.decimal_type(min(p, T.MAX_DECIMAL_PRECISION), min(s, T.MAX_DECIMAL_PRECISION))
+    return _REVERSE.get(_TYPMOD.sub("", pg_type), T.STRING)
+
+
+def _known(pg_type: str) -> bool:
+    return pg_type.startswith("numeric") or _TYPMOD.sub("", pg_type) in _REVERSE
+
+
+def parse_url(url: str) -> tuple[str, str | None, list[str]]:
+    """-> (libpq URL without freight's own ``schema`` parameter, schema, secrets to mask)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((v for k, v in query if k == "schema"), None)
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    secrets = [s for s in (parts.password, unquote(parts.password or "")) if s]
+    secrets += [v for k, v in query if k == "password" and v]
+    return urlunsplit(("postgresql", parts.netloc, parts.path, rest, "")), schema, secrets
+
+
+def _transient(e: psycopg.Error) -> bool:
+    state = e.sqlstate
+    if state:
+        if state == "23505":  # a catalog row raced by concurrent DDL, not the user's data
+            return (e.diag.schema_name or "") == "pg_catalog" or (
+                e.diag.constraint_name or ""
+            ).startswith("pg_")
+        return state.startswith("08") or state in _TRANSIENT
+    if isinstance(e, psycopg.OperationalError):  # the connection itself failed
+        msg = str(e).lower()
+        return not any(w in msg for w in _PERMANENT_CONNECT)
+    return False
+
+
+class _Pool:
+    """Idle connections kept for reuse (last in, first out), at most ``size``. Connections
+    open on demand in the caller's thread, so a failure to connect surfaces at once with its
+    real reason; a connection idle for over ``check_after`` seconds is checked before reuse.
+    After a fork the child never touches the parent's sockets."""
+
+    def __init__(
+        self, connect: Callable[[], psycopg.Connection], size: int, check_after: float = 30.0
+    ):
+        self._connect = connect
+        self.size = size
+        self.check_after = check_after
+        self._idle: list[tuple[psycopg.Connection, float]] = []
+        self._orphans: list[psycopg.Connection] = []  # the parent's, after a fork: never closed
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self.opened = self.reused = 0
+
+    def get(self) -> psycopg.Connection:
+        while True:
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._orphans += [c for c, _ in self._idle]
+                    self._idle, self._pid = [], os.getpid()
+                if not self._idle:
+                    break
+                conn, since = self._idle.pop()
+            if conn.closed or (time.monotonic() - since > self.check_after and not _alive(conn)):
+                conn.close()
+                continue
+            self.reused += 1
+            return conn
+        conn = self._connect()
+        self.opened += 1
+        return conn
+
+    def put(self, conn: psycopg.Connection) -> None:
+        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+            try:
+                conn.rollback()
+            except psycopg.Error:
+                conn.close()
+        with self._lock:
+            if not conn.closed and self._pid == os.getpid() and len(self._idle) < self.size:
+                self._idle.append((conn, time.monotonic()))
+                return
+        if self._pid == os.getpid():
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            conn.close()
+
+
+def _alive(conn: psycopg.Connection) -> bool:
+    try:
+        conn.execute("SELECT 1")
+        conn.rollback()
+        return True
+    except psycopg.Error:
+        return False
+
+
+class PostgresSession(SqlSession):
+    dialect = DIALECT
+
+    def __init__(self, dest: PostgresDestination, conn: psycopg.Connection) -> None:
+        super().__init__(dest)
+        self.dest: PostgresDestination = dest
+        self.conn = conn
+        self._locked: set[str] = set()
+        self._key_changes: list[str] = []
+
+    # --------------------------------------------------------------- driver hooks
+
+    def _table_ref(self, table: str) -> str:
+        return f"{self._i(self.dest.pg_schema)}.{self._i(table)}"
+
+    def _stage_ref(self) -> str:
+        return f"pg_temp.{self._i(STAGE)}"
+
+    def _run(self, sql: str, params: Sequence[Any], what: str = "loading") -> psycopg.Cursor[Any]:
+        try:
+            return self.conn.cursor(row_factory=dict_row).execute(sql, list(params))
+        except psycopg.Error as e:
+            raise self.dest.error(e, what) from None
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return max(self._run(sql, params).rowcount, 0)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return self._run(sql, params).fetchall()
+
+    def _executemany(self, sql: str, rows: list[list[Any]]) -> None:
+        try:
+            with self.conn.cursor() as cur:
+                cur.executemany(sql, rows)
+        except psycopg.Error as e:
+            raise self.dest.error(e, "writing the quarantine") from None
+
+    def columns(self, table: str) -> dict[str, str] | None:
+        return self.dest._logical(self.dest._pg_columns(self.conn, table))
+
+    def key_columns(self, table: str) -> tuple[str, ...] | None:
+        keys = self.dest._unique_keys(self.conn, table)
+        return keys[0] if keys else None
+
+    def commit(self) -> None:
+        try:
+            self.conn.commit()
+        except psycopg.Error as e:
+            raise self.dest.error(e, "committing") from None
+
+    def rollback(self) -> None:
+        try:
+            self.conn.rollback()
+        except psycopg.Error:
+            pass
+
+    # --------------------------------------------------------------- bulk path
+
+    def stage_create(self, types: dict[str, str]) -> None:
+        cols = [f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in types.items()]
+        cols.append(f"{self._i(SEQ)} bigint")
+        self._exec(f"CREATE TEMPORARY TABLE {self._stage_ref()} ({', '.join(cols)}) ON COMMIT DROP")
+        self._stage_types = dict(types)
+
+    def stage_insert(self, data: pa.Table, first_seq: int) -> None:
+        seq = pa.array(range(first_seq, first_seq + data.num_rows), pa.int64())
+        self._copy(f"pg_temp.{q(STAGE)}", data.append_column(SEQ, seq), "staging rows")
+
+    def append_rows(self, table: str, data: pa.Table, load_id: str) -> None:
+        ids = pa.repeat(pa.scalar(load_id, pa.string()), data.num_rows)
+        ref = f"{q(self.dest.pg_schema)}.{q(table)}"
+        self._copy(ref, data.append_column(LOAD_ID_COLUMN, ids), f"appending to {table}")
+
+    def _copy(self, ref: str, data: pa.Table, what: str) -> None:
+        # COPY takes no parameters, so its identifiers are quoted without %-doubling
+        cols = ", ".join(q(c) for c in data.column_names)
+        body = to_csv(data)
+        try:
+            with (
+                self.conn.cursor() as cur,
+                cur.copy(f"COPY {ref} ({cols}) FROM STDIN (FORMAT csv)") as cp,
+            ):
+                cp.write(body)
+        except psycopg.Error as e:
+            raise self.dest.error(e, what) from None
+
+    # --------------------------------------------------------------- concurrency
+
+    def _lock(self, table: str, expected: dict[str, str] | None) -> None:
+        """Serialise writers of ``table`` until this transaction ends, then make sure the
+        table is still what this load planned against; if another load changed it in the
+        meantime, the whole load is retried (transient)."""
+        if table in self._locked:
+            return
+        self._exec(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"freight {self.dest.pg_schema}.{table}"],
+        )
+        self._locked.add(table)
+        if self.columns(table) != expected:
+            raise DestinationError(
+                f"table {table!r} was created or altered by a concurrent load; retrying",
+                table=table,
+                destination="postgres",
+                transient=True,
+            )
+
+    def prepare_append(
+        self, plan: Plan, types: dict[str, str], existing: dict[str, str] | None, creating: bool
+    ) -> tuple[dict[str, str], list[str]]:
+        if existing is None or any(
+            t != T.NULL and existing.get(c, T.NULL) != t for c, t in types.items()
+        ):
+            self._lock(plan.table, existing)
+        return super().prepare_append(plan, types, existing, creating)
+
+    def apply(
+        self,
+        plan: Plan,
+        load_id: str,
+        types: dict[str, str],
+        existing: dict[str, str] | None,
+        cursor_mark: Any,
+    ) -> dict[str, Any]:
+        self._lock(plan.table, existing)
+        out = super().apply(plan, load_id, types, existing, cursor_mark)
+        out["schema_changes"] = out["schema_changes"] + self._key_changes
+        return out
+
+    # --------------------------------------------------------------- merge
+
+    def _upsert(
+        self, plan: Plan, cols: list[str], load_id: str, join: str, insert_all: str
+    ) -> tuple[int, int]:
+        """merge / insert_only as one ``INSERT ... ON CONFLICT``: safe against concurrent
+        inserts of the same key, and exact about inserted vs updated (``xmax = 0``)."""
+        if plan.apply_as == "update_only":
+            return super()._upsert(plan, cols, load_id, join, insert_all)
+        self._ensure_unique_key(plan)
+        i = self._i
+        keys = ", ".join(i(k) for k in plan.key)
+        data = [c for c in cols if c not in plan.key]
+        names = ", ".join([*(i(c) for c in cols), i(LOAD_ID_COLUMN)])
+        values = ", ".join([*(f"s.{i(c)}" for c in cols), "%s"])
+        head = (
+            f"INSERT INTO {self._table_ref(plan.table)} AS t ({names}) "
+            f"SELECT {values} FROM {self._stage_ref()} s ON CONFLICT ({keys}) "
+        )
+        if plan.apply_as == "insert_only" or not data:
+            return 0, self._exec(head + "DO NOTHING", [load_id])
+        sets = ", ".join(f"{i(c)} = EXCLUDED.{i(c)}" for c in [*data, LOAD_ID_COLUMN])
+        old = ", ".join(f"t.{i(c)}" for c in data)
+        new = ", ".join(f"EXCLUDED.{i(c)}" for c in data)
+        row = self._query(
+            f"WITH m AS ({head}DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new}) "
+            "RETURNING (t.xmax = 0) AS ins) "
+            "SELECT count(*) FILTER (WHERE ins) AS i, count(*) FILTER (WHERE NOT ins) AS u FROM m",
+            [load_id],
+        )[0]
+        return int(row["u"]), int(row["i"])
+
+    def _ensure_unique_key(self, plan: Plan) -> None:
+        """ON CONFLICT needs a unique index on exactly the key. A table freight created has
+        its primary key; for another, freight adds a unique index when the rows allow it."""
+        if set(plan.key) in (set(k) for k in self.dest._unique_keys(self.conn, plan.table)):
+            return
+        name = (
+            "_freight_key_"
+            + hashlib.sha256("\0".join((plan.table, *plan.key)).encode()).hexdigest()[:16]
+        )
+        keys = ", ".join(self._i(k) for k in plan.key)
+        try:
+            self._exec(
+                f"CREATE UNIQUE INDEX {self._i(name)} ON {self._table_ref(plan.table)} ({keys})"
+            )
+        except DestinationError as e:
+            if e.context.get("sqlstate") != "23505":
+                raise
+            raise SchemaContractError(
+                f"table {plan.table!r} has no primary key or unique index on ({', '.join(plan.key)}), "
+                f"which {plan.strategy} needs, and freight cannot add one because stored rows repeat "
+                f"a key; remove the duplicates, then run: ALTER TABLE "
+                f"{q(self.dest.pg_schema)}.{q(plan.table)} ADD PRIMARY KEY ({', '.join(map(q, plan.key))})",
+                table=plan.table,
+                column=plan.key[0],
+            ) from None
+        self._key_changes.append(f"added unique index {name} on ({', '.join(plan.key)})")
+
+
+class PostgresDestination:
+    """A PostgreSQL database schema. Thread-safe: each load takes its own pooled connection."""
+
+    capabilities = CAPABILITIES
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        pool_size: int = 4,
+        connect_timeout: int = 10,
+        application_name: str = "freight",
+    ) -> None:
+        self.url = mask_url(url)
+        conninfo, url_schema, self._secrets = parse_url(url)
+        self.pg_schema = schema or url_schema or "public"
+        if len(self.pg_schema.encode()) > 63 or "\0" in self.pg_schema:
+            raise ConfigurationError(f"schema name {self.pg_schema!r} is not a PostgreSQL identifier")
+        try:
+            params = psycopg.conninfo.conninfo_to_dict(conninfo)
+        except psycopg.Error as e:
+            raise ConfigurationError(f"bad PostgreSQL URL {self.url}: {self._mask(e)}") from None
+        self._conninfo = conninfo
+        self._kwargs: dict[str, Any] = {"client_encoding": "UTF8"}
+        if "connect_timeout" not in params:
+            self._kwargs["connect_timeout"] = connect_timeout
+        if "application_name" not in params:
+            self._kwargs["application_name"] = application_name
+        self._where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
+        self._pool = _Pool(self._connect, pool_size)
+        self._prepare()
+
+    def __repr__(self) -> str:
+        return f"PostgresDestination({self.url!r}, schema={self.pg_schema!r})"
+
+    # --------------------------------------------------------------- connections and errors
+
+    def _mask(self, e: BaseException) -> str:
+        return mask_text(" ".join(str(e).split()) or type(e).__name__, *self._secrets)
+
+    def error(self, e: psycopg.Error, what: str) -> DestinationError:
+        """A driver error as a one-line DestinationError, credentials masked, transient or not."""
+        return DestinationError(
+            f"PostgreSQL failed while {what}: {self._mask(e)}",
+            destination="postgres",
+            transient=_transient(e),
+            sqlstate=e.sqlstate,
+        )
+
+    def _connect(self) -> psycopg.Connection:
+        try:
+            return psycopg.connect(
+                self._conninfo, autocommit=False, prepare_threshold=None, **self._kwargs
+            )
+        except psycopg.Error as e:
+            raise self.error(e, f"connecting to {self._where}") from None
+
+    @contextmanager
+    def _conn(self, what: str = "reading") -> Iterator[psycopg.Connection]:
+        conn = self._pool.get()
+        try:
+            yield conn
+            conn.commit()
+        except psycopg.Error as e:
+            raise self.error(e, what) from None
+        finally:
+            self._pool.put(conn)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._conn() as conn:
+            return conn.cursor(row_factory=dict_row).execute(sql, list(params)).fetchall()
+
+    def _ref(self, table: str) -> str:
+        return f"{DIALECT.ident(self.pg_schema)}.{DIALECT.ident(table)}"
+
+    def _prepare(self) -> None:
+        """Create the schema and freight's tables if missing (serialised across processes)."""
+        loads, rejected = (f"{q(self.pg_schema)}.{q(t)}" for t in (LOADS, REJECTED))
+        with self._conn("preparing freight's tables") as conn:
+            have = conn.execute(
+                "SELECT to_regnamespace(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL, "
+                "to_regclass(%s) IS NOT NULL",
+                [q(self.pg_schema), loads, rejected],
+            ).fetchone()
+            if have and not all(have):
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                    [f"freight ddl {self.pg_schema}"],
+                )
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {DIALECT.ident(self.pg_schema)}", [])
+                conn.execute(journal_ddl(DIALECT, self._ref(LOADS), LOAD_COLUMNS), [])
+                conn.execute(journal_ddl(DIALECT, self._ref(REJECTED), REJECTED_COLUMNS), [])
+
+    # --------------------------------------------------------------- catalogue
+
+    def _pg_columns(self, conn: psycopg.Connection, table: str) -> list[tuple[str, str]] | None:
+        try:
+            rows = conn.execute(
+                "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped "
+                "ORDER BY a.attnum",
+                [f"{q(self.pg_schema)}.{q(table)}"],
+            ).fetchall()
+        except psycopg.Error as e:
+            raise self.error(e, f"reading the columns of {table}") from None
+        return [(r[0], r[1]) for r in rows] if rows else None
+
+    @staticmethod
+    def _logical(cols: list[tuple[str, str]] | None) -> dict[str, str] | None:
+        if cols is None:
+            return None
+        return {c: logical_type(t) for c, t in cols if not c.startswith(RESERVED_PREFIX)}
+
+    def _unique_keys(self, conn: psycopg.Connection, table: str) -> list[tuple[str, ...]]:
+        """Column sets of the table's usable ON CONFLICT arbiters, primary key first."""
+        try:
+            rows = conn.execute(
+                "SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_index i "
+                "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+                "WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indimmediate "
+                "AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL "
+                "GROUP BY i.indexrelid, i.indisprimary ORDER BY i.indisprimary DESC",
+                [f"{q(self.pg_schema)}.{q(table)}"],
+            ).fetchall()
+        except psycopg.Error as e:
+            raise self.error(e, f"reading the indexes of {table}") from None
+        return [tuple(r[0]) for r in rows]
+
+    # --------------------------------------------------------------- loads
+
+    @contextmanager
+    def session(self) -> Iterator[PostgresSession]:
+        conn = self._pool.get()
+        s = PostgresSession(self, conn)
+        try:
+            yield s
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            self._pool.put(conn)  # rolls back whatever the session left open
+
+    def record_outside(self, record: LoadRecord, params: dict[str, Any]) -> None:
+        """Journal a failed or skipped load in its own small transaction."""
+        values = _record_values(record, params)
+        cols = ", ".join(DIALECT.ident(c) for c, _ in LOAD_COLUMNS)
+        marks = ", ".join(["%s"] * len(values))
+        with self._conn("writing the journal") as conn:
+            conn.execute(f"INSERT INTO {self._ref(LOADS)} ({cols}) VALUES ({marks})", values)
+
+    # --------------------------------------------------------------- reading
+
+    def columns(self, table: str) -> dict[str, str] | None:
+        with self._conn() as conn:
+            return self._logical(self._pg_columns(conn, table))
+
+    def tables(self) -> list[str]:
+        rows = self._rows(
+            "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') ORDER BY c.relname",
+            [self.pg_schema],
+        )
+        return [r["name"] for r in rows if not r["name"].startswith(RESERVED_PREFIX)]
+
+    def history(self, table: str | None, limit: int | None) -> list[LoadRecord]:
+        where, params = ("WHERE table_name = %s", [table]) if table else ("", [])
+        lim = f" LIMIT {int(limit)}" if limit else ""
+        rows = self._rows(
+            f"SELECT * FROM {self._ref(LOADS)} {where} ORDER BY started_at DESC, load_id DESC{lim}",
+            params,
+        )
+        return [record_from_row(r) for r in rows]
+
+    def rejected(self, table: str | None, load_id: str | None) -> list[RejectedRow]:
+        conds, params = [], []
+        for col, v in (("table_name", table), ("load_id", load_id)):
+            if v:
+                conds.append(f"{col} = %s")
+                params.append(v)
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        rows = self._rows(
+            f"SELECT * FROM {self._ref(REJECTED)} {where} ORDER BY rejected_at, load_id, row_number",
+            params,
+        )
+        return [rejected_from_row(r) for r in rows]
+
+    def _select(
+        self, conn: psycopg.Connection, table: str, columns: Sequence[str] | None, meta: bool
+    ) -> tuple[str, list[str], list[str]]:
+        have = self._pg_columns(conn, table)
+        if have is None:
+            raise FreightError(f"no table {table!r}", table=table, destination="postgres")
+        pg = dict(have)
+        names = (
+            list(columns) if columns else [c for c, _ in have if not c.startswith(RESERVED_PREFIX)]
+        )
+        if meta:
+            names.append(LOAD_ID_COLUMN)
+        types = [logical_type(pg.get(c, "text")) for c in names]
+        exprs = [
+            DIALECT.ident(c) + ("" if c not in pg or _known(pg[c]) else "::text") for c in names
+        ]
+        return f"SELECT {', '.join(exprs)} FROM {self._ref(table)}", names, types
+
+    def read(
+        self, table: str, columns: Sequence[str] | None = None, meta: bool = False
+    ) -> pa.Table:
+        with self._conn(f"reading {table}") as conn:
+            sql, names, types = self._select(conn, table, columns, meta)
+            cur = _text_json(conn.cursor())
+            return to_arrow(names, types, cur.execute(sql, []).fetchall())
+
+    def read_batches(self, table: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        with self._conn(f"reading {table}") as conn:
+            sql, names, types = self._select(conn, table, None, False)
+            with _text_json(conn.cursor(name="freight_read")) as cur:
+                cur.execute(sql, [])
+                while rows := cur.fetchmany(batch_rows):
+                    yield from to_arrow(names, types, rows).to_batches()
+
+    def schema(self, table: str) -> dict[str, str] | None:
+        return self.columns(table)
+
+    def health(self) -> Health:
+        t0 = time.perf_counter()
+        version, ok = "", True
+        stats: dict[str, Any] = {"loads": 0, "failed": 0, "rejected": 0}
+        tables = 0
+        try:
+            with self._conn() as conn:
+                version = f"PostgreSQL {conn.info.server_version // 10000}.{conn.info.server_version % 10000}"
+            stats = self._rows(
+                f"SELECT count(*) AS loads, count(*) FILTER (WHERE status = 'failed') AS failed, "
+                f"(SELECT count(*) FROM {self._ref(REJECTED)}) AS rejected FROM {self._ref(LOADS)}"
+            )[0]
+            tables = len(self.tables())
+        except DestinationError:
+            ok = False
+        return Health(
+            ok=ok,
+            destination="postgres",
+            url=self.url,
+            version=version,
+            tables=tables,
+            loads=int(stats["loads"]),
+            failed_loads=int(stats["failed"]),
+            rejected_rows=int(stats["rejected"]),
+            seconds=time.perf_counter() - t0,
+            detail={
+                "schema": self.pg_schema,
+                "connections_opened": self._pool.opened,
+                "connections_reused": self._pool.reused,
+            },
+        )
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _text_json(cur: Any) -> Any:
+    """json / jsonb come back as their text, like every other destination returns them."""
+    for name in ("json", "jsonb"):
+        cur.adapters.register_loader(name, TextLoader)
+    return cur
+
+
+__all__ = ["CAPABILITIES", "DIALECT", "PostgresDestination", "PostgresSession", "logical_type"]
