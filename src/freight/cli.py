@@ -1,0 +1,293 @@
+"""The ``freight`` command line: a thin layer over ``connect`` and ``Dataset`` (docs/cli.md).
+
+Every command takes ``--url`` (else ``$FREIGHT_URL``, else ``duckdb:///freight.duckdb``) and
+``--verbose``. Tables go to stdout, or JSON with ``--json``; notes and errors go to stderr.
+An error is one line, ``error: <message>``: exit 1 for a freight error, 2 for a usage error
+(bad option, missing file); ``--verbose`` adds the traceback. Credentials are never printed.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, cast
+from urllib.parse import urlsplit
+
+import typer
+from typer.core import TyperGroup
+
+from . import _cli_render as render
+from ._dataset import DEFAULT_URL, Dataset, connect
+from ._errors import FreightError
+from ._intake import _jsonl_pieces
+from ._plan import Contract, OnReject, Strategy
+from ._result import LoadResult
+from ._url import mask_text
+
+STDIN = "-"
+
+
+class _Group(TyperGroup):
+    """Runs the app so that a usage error, too, is one line on stderr (exit 2)."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+            code = rv if isinstance(rv, int) else 0
+        except typer.TyperException as e:  # click's errors: bad option, missing argument, ...
+            message = _one_line(mask_text(e.format_message()))
+            if message:  # (no arguments at all: the help was shown instead)
+                typer.echo(f"error: {message}", err=True)
+            code = e.exit_code
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            code = 1
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="freight",
+    help="Load files into a dataset, atomically, journaled and idempotent; inspect what happened.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Url = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        envvar="FREIGHT_URL",
+        help="Dataset URL, e.g. duckdb:///app.duckdb or postgresql://user@host/db.",
+    ),
+]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks of errors.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def main() -> None:
+    """The ``freight`` console script."""
+    app(prog_name="freight")
+
+
+# ---------------------------------------------------------------------- errors
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def _fail(e: BaseException, url: str, verbose: bool) -> NoReturn:
+    """Print ``error: <message>`` (after the traceback with ``--verbose``), exit 1."""
+    secret = _password(url)
+    if verbose:
+        typer.echo(mask_text("".join(traceback.format_exception(e)), secret), err=True, nl=False)
+    message = str(e) if isinstance(e, FreightError) else f"{type(e).__name__}: {e}"
+    typer.echo(f"error: {_one_line(mask_text(message, secret))}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _dataset(url: str, verbose: bool) -> Iterator[Dataset]:
+    """The open dataset; any error inside becomes one masked line and exit 1."""
+    try:
+        with connect(url) as ds:
+            yield ds
+    except (typer.Exit, typer.TyperException):
+        raise
+    except Exception as e:  # FreightError, OSError, or a bug: one line; --verbose: traceback
+        _fail(e, url, verbose)
+
+
+# ---------------------------------------------------------------------- load
+
+
+def _parse_columns(specs: list[str]) -> dict[str, str]:
+    columns = {}
+    for spec in specs:
+        name, sep, type_ = spec.partition("=")
+        if not sep or not name.strip() or not type_.strip():
+            raise typer.BadParameter(f"{spec!r} is not NAME=TYPE", param_hint="'--column'")
+        columns[name.strip()] = type_.strip()
+    return columns
+
+
+def _check_paths(paths: list[str]) -> None:
+    """Every file is there before the first load starts."""
+    for path in paths:
+        if path != STDIN and not Path(path).is_file():
+            what = "is a directory" if Path(path).is_dir() else "does not exist"
+            raise typer.BadParameter(f"{path} {what}", param_hint="'PATH...'")
+    if paths.count(STDIN) > 1:
+        raise typer.BadParameter("stdin (-) can be read only once", param_hint="'PATH...'")
+
+
+def _stdin_rows(counter: render.Counter) -> Iterator[Any]:
+    """JSON lines from stdin, streamed, parsed by the library's own JSONL reader.
+
+    ``Dataset.load`` cannot take a binary stream yet, so this yields the rows; a line that
+    is not a JSON object is yielded as given (its text), and the load quarantines it.
+    """
+    stream = cast(Any, sys.stdin.buffer)
+    for piece in _jsonl_pieces(stream, Path("<stdin>"), 1000):
+        lines = list(zip(piece.numbers or (), piece.rows, strict=True))
+        lines += [(r.row_number or 0, r.row) for r in piece.rejects]
+        for _, row in sorted(lines, key=lambda line: line[0]):
+            counter.n += 1
+            yield row
+
+
+@app.command()
+def load(
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PATH",
+            help="Files to load (.jsonl .ndjson .json .csv .parquet, optionally compressed), "
+            "one load each, in order; - reads JSON lines from stdin.",
+        ),
+    ],
+    table: Annotated[str, typer.Option("--table", "-t", help="Table to load into.")],
+    strategy: Annotated[Strategy, typer.Option(help="How rows are applied.")] = "append",
+    key: Annotated[
+        list[str] | None,
+        typer.Option("--key", "-k", help="Key column; repeat for a composite key."),
+    ] = None,
+    cursor: Annotated[
+        str | None, typer.Option(help="Cursor column of the incremental strategy.")
+    ] = None,
+    contract: Annotated[Contract, typer.Option(help="Schema contract.")] = "evolve",
+    on_reject: Annotated[
+        OnReject, typer.Option(help="Quarantine bad rows, or fail.")
+    ] = "quarantine",
+    force: Annotated[
+        bool, typer.Option("--force", help="Load even when the data is what was last loaded.")
+    ] = False,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(metavar="NAME=TYPE", help="Declare a column's type; repeatable."),
+    ] = None,
+    url: Url = DEFAULT_URL,
+    verbose: Verbose = False,
+    as_json: AsJson = False,
+) -> None:
+    """Load files (or stdin) into a table: one atomic, journaled load per PATH."""
+    options: dict[str, Any] = {
+        "strategy": strategy,
+        "key": key or None,
+        "cursor": cursor,
+        "contract": contract,
+        "on_reject": on_reject,
+        "force": force,
+        "columns": _parse_columns(column or []) or None,
+    }
+    _check_paths(paths)
+    results: list[LoadResult] = []
+    with _dataset(url, verbose) as ds:
+        try:
+            for path in paths:
+                results.append(_load_one(ds, path, table, options))
+        finally:  # the loads that finished are shown even when a later one fails
+            if results:
+                render.loads(results, as_json)
+
+
+def _load_one(ds: Dataset, path: str, table: str, options: dict[str, Any]) -> LoadResult:
+    if path == STDIN:
+        counter = render.Counter()
+        with render.Spinner(f"loading <stdin> into {table}", counter):
+            return ds.load(_stdin_rows(counter), table, **options)
+    with render.Spinner(f"loading {path} into {table}"):
+        return ds.load(Path(path), table, **options)
+
+
+# ---------------------------------------------------------------------- reading
+
+
+@app.command()
+def tables(url: Url = DEFAULT_URL, verbose: Verbose = False, as_json: AsJson = False) -> None:
+    """List the tables of the dataset."""
+    with _dataset(url, verbose) as ds:
+        names = ds.tables()
+    render.tables(names, as_json)
+
+
+@app.command()
+def schema(
+    table: Annotated[str, typer.Argument(metavar="TABLE", help="The table.")],
+    url: Url = DEFAULT_URL,
+    verbose: Verbose = False,
+    as_json: AsJson = False,
+) -> None:
+    """Show a table's columns and their types."""
+    with _dataset(url, verbose) as ds:
+        columns = ds.schema(table)
+    render.schema(table, columns, as_json)
+
+
+@app.command()
+def history(
+    table: Annotated[
+        str | None, typer.Option("--table", "-t", help="Only loads into this table.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=0, help="Newest N loads; 0 shows all.")] = 20,
+    url: Url = DEFAULT_URL,
+    verbose: Verbose = False,
+    as_json: AsJson = False,
+) -> None:
+    """Show the load journal, newest first."""
+    with _dataset(url, verbose) as ds:
+        records = ds.history(table, limit=limit or None)
+    render.history(records, as_json)
+
+
+@app.command()
+def rejected(
+    table: Annotated[
+        str | None, typer.Argument(metavar="TABLE", help="Only rows meant for this table.")
+    ] = None,
+    load_id: Annotated[str | None, typer.Option(help="Only rows of this load.")] = None,
+    limit: Annotated[int, typer.Option(min=0, help="At most N rows; 0 shows all.")] = 50,
+    url: Url = DEFAULT_URL,
+    verbose: Verbose = False,
+    as_json: AsJson = False,
+) -> None:
+    """Show quarantined rows: the row as given and why it was rejected."""
+    with _dataset(url, verbose) as ds:
+        rows = ds.rejected(table, load_id=load_id)
+    render.rejected(rows[:limit] if limit else rows, len(rows), as_json)
+
+
+@app.command()
+def health(url: Url = DEFAULT_URL, verbose: Verbose = False, as_json: AsJson = False) -> None:
+    """Check that the dataset answers; exit 1 when it does not."""
+    with _dataset(url, verbose) as ds:
+        report = ds.health()
+    render.health(report, as_json)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    main()
