@@ -65,7 +65,7 @@ class FreightError(Exception):
         parts = []
         if self.destination:
             parts.append(self.destination)
-        if self.table:
+        if self.table and repr(self.table) not in self.message:
             parts.append(f"table {self.table!r}")
         if self.load_id:
             parts.append(f"load {self.load_id}")

@@ -553,6 +553,10 @@ def _pieces(data: Any, chunk_rows: int) -> Iterator[_Rows | pa.Table]:
     if isinstance(data, Mapping):
         yield _Rows([data])
         return
+    if isinstance(data, (io.BufferedIOBase, io.RawIOBase)):  # JSON lines, e.g. sys.stdin.buffer
+        name = getattr(data, "name", "<stream>")
+        yield from _jsonl_pieces(data, Path(name if isinstance(name, str) else "<stream>"), chunk_rows)
+        return
     if isinstance(data, (bytes, bytearray)) or not isinstance(data, Iterable):
         raise InputError(
             f"cannot load a {type(data).__name__}: give dicts, a DataFrame, an Arrow table "
@@ -604,11 +608,13 @@ def _file_pieces(path: Path, chunk_rows: int) -> Iterator[_Rows | pa.Table]:
             stream.close()
             yield from _csv_pieces(path, chunk_rows)
         elif fmt == ".parquet":
-            stream.close()
             import pyarrow.parquet as pq
 
+            # Parquet needs random access: a compressed .parquet.gz is decompressed in memory
+            source: Any = pa.BufferReader(stream.read()) if path.suffix.lower() in _COMPRESSION else str(path)
+            stream.close()
             try:
-                pf = pq.ParquetFile(str(path))
+                pf = pq.ParquetFile(source)
             except pa.ArrowException as e:
                 raise InputError(f"{path}: not a readable Parquet file ({e})") from None
             for b in pf.iter_batches(batch_size=chunk_rows):
@@ -620,7 +626,7 @@ def _file_pieces(path: Path, chunk_rows: int) -> Iterator[_Rows | pa.Table]:
             )
 
 
-def _jsonl_pieces(stream: io.BufferedReader, path: Path, chunk_rows: int) -> Iterator[_Rows]:
+def _jsonl_pieces(stream: Any, path: Path, chunk_rows: int) -> Iterator[_Rows]:
     rows: list[Any] = []
     numbers: list[int] = []
     rejects: list[Reject] = []

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]*)@")
 _PASSWORD_PARAM = re.compile(r"(?i)\b(password|passwd|pwd|secret|token)=([^&\s'\"]+)")
 
 
 def mask_url(url: str) -> str:
-    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db`` (also ``?password=``)."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, host = netloc.rsplit("@", 1)
-            if ":" in userinfo:
-                userinfo = userinfo.split(":", 1)[0] + ":***"
-            netloc = f"{userinfo}@{host}"
-        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    except ValueError:
-        url = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
+    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db`` (also ``?password=``).
+
+    Anything without credentials is returned unchanged (``duckdb:///x.duckdb`` stays as is)."""
+    url = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
     return _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}=***", url)
 
 

@@ -20,6 +20,7 @@ from .. import _types as T
 from .._errors import ConfigurationError, DestinationError, LockedError
 from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX
 from .._result import Health, LoadRecord, RejectedRow
+from .._url import mask_url
 from ._base import Capabilities
 from ._sql import (
     LOAD_COLUMNS,
@@ -103,12 +104,12 @@ def parse_url(url: str) -> tuple[str, dict[str, str]]:
     if parts.netloc:
         raise ConfigurationError(
             f"a DuckDB URL has no host: use duckdb:///relative/path.duckdb or "
-            f"duckdb:////absolute/path.duckdb (got {url!r})"
+            f"duckdb:////absolute/path.duckdb (got {mask_url(url)!r})"
         )
     path = unquote(parts.path)
     path = path[1:] if path.startswith("/") else path
     if not path:
-        raise ConfigurationError(f"a DuckDB URL needs a path or :memory: (got {url!r})")
+        raise ConfigurationError(f"a DuckDB URL needs a path or :memory: (got {mask_url(url)!r})")
     return path, dict(parse_qsl(parts.query))
 
 
@@ -216,7 +217,7 @@ class DuckDBDestination:
     ) -> None:
         path, query = parse_url(url)
         self.path = path
-        self.url = url
+        self.url = mask_url(url)
         self.read_only = read_only or query.get("read_only", "").lower() in ("1", "true", "yes")
         self._lock = threading.RLock()
         if path != ":memory:" and not self.read_only:
