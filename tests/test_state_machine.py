@@ -1,0 +1,218 @@
+"""A stateful model test: random sequences of merge / insert_only / update_only / delete /
+replace loads (and idempotent replays) against a dict model of the table. After every step
+the result's counters, the table's contents and ``count(*) == count(distinct key)`` must
+match the model. Runs on every destination.
+
+Profiles: ``freight-quick`` (default, well under a minute on DuckDB) and ``freight-long``;
+pick one with ``FREIGHT_STATE_MACHINE_PROFILE=freight-long``.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import uuid
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+import freight
+from _conformance import assert_accounted, counts
+
+settings.register_profile(
+    "freight-quick",
+    max_examples=25,
+    stateful_step_count=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "freight-long",
+    max_examples=300,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+PROFILE = os.environ.get("FREIGHT_STATE_MACHINE_PROFILE", "freight-quick")
+
+keys = st.integers(min_value=0, max_value=7)
+values = st.none() | st.integers(min_value=0, max_value=3)
+full_rows = st.fixed_dictionaries({"id": keys, "v": values})
+batches = st.lists(full_rows, max_size=10)
+key_batches = st.lists(st.fixed_dictionaries({"id": keys}), max_size=8)
+
+
+def last_wins(batch: list[dict]) -> dict[int, dict]:
+    """The batch after in-batch deduplication: the last occurrence of each key."""
+    out: dict[int, dict] = {}
+    for r in batch:
+        out.pop(r["id"], None)
+        out[r["id"]] = r
+    return out
+
+
+class LoadMachine(RuleBasedStateMachine):
+    """The model is ``{id: v}``; ``exists`` tells whether the table has been created."""
+
+    def __init__(self, ds: freight.Dataset) -> None:
+        super().__init__()
+        self.ds = ds
+        self.table = f"sm_{uuid.uuid4().hex[:12]}"
+        self.model: dict[int, Any] = {}
+        self.exists = False
+        self.last: tuple[str, str] | None = None  # (strategy, batch) of the last committed load
+
+    # ---------------------------------------------------------------- running a load
+
+    def run(self, strategy: str, batch: list[dict], expected: dict[str, int], **extra: int) -> None:
+        ident = (strategy, repr(batch))
+        r = self.ds.load(batch, self.table, strategy=strategy, key="id")
+        assert_accounted(r)
+        assert r.rows_in == len(batch)
+        assert r.strategy == strategy
+        if ident == self.last:
+            # same content and parameters as the latest committed load: a no-op
+            assert r.status == "skipped", r
+            assert counts(r) == ({"skipped": len(batch)} if batch else {}), r
+            return
+        assert r.status == "committed", r
+        dedup = len(batch) - len(last_wins(batch))
+        want = {k: v for k, v in {**expected, "deduplicated": dedup}.items() if v}
+        assert counts(r) == want, (r, want, self.model)
+        for name, value in extra.items():
+            assert getattr(r, name) == value, (name, r)
+        self.last = ident
+
+    @staticmethod
+    def tally(**kw: int) -> dict[str, int]:
+        return kw
+
+    # ---------------------------------------------------------------- rules
+
+    @rule(batch=batches)
+    def merge(self, batch: list[dict]) -> None:
+        if (("merge", repr(batch))) == self.last:
+            self.run("merge", batch, {})
+            return
+        ins = upd = same = 0
+        for k, r in last_wins(batch).items():
+            if k not in self.model:
+                ins += 1
+            elif self.model[k] == r["v"]:
+                same += 1
+            else:
+                upd += 1
+            self.model[k] = r["v"]
+        self.run("merge", batch, self.tally(inserted=ins, updated=upd, unchanged=same))
+        if batch:
+            self.exists = True
+
+    @rule(batch=key_batches)
+    def merge_keys_only(self, batch: list[dict]) -> None:
+        """A merge batch lacking the value column entirely leaves stored values alone."""
+        if ("merge", repr(batch)) == self.last:
+            self.run("merge", batch, {})
+            return
+        ins = same = 0
+        for k in last_wins(batch):
+            if k in self.model:
+                same += 1
+            else:
+                ins += 1
+                self.model[k] = None
+        self.run("merge", batch, self.tally(inserted=ins, unchanged=same))
+        if batch:
+            self.exists = True
+
+    @rule(batch=batches)
+    def insert_only(self, batch: list[dict]) -> None:
+        if ("insert_only", repr(batch)) == self.last:
+            self.run("insert_only", batch, {})
+            return
+        ins = skip = 0
+        for k, r in last_wins(batch).items():
+            if k in self.model:
+                skip += 1
+            else:
+                ins += 1
+                self.model[k] = r["v"]
+        self.run("insert_only", batch, self.tally(inserted=ins, skipped=skip))
+        if batch:
+            self.exists = True
+
+    @rule(batch=batches)
+    def update_only(self, batch: list[dict]) -> None:
+        if ("update_only", repr(batch)) == self.last:
+            self.run("update_only", batch, {})
+            return
+        upd = same = skip = 0
+        for k, r in last_wins(batch).items():
+            if k not in self.model:
+                skip += 1
+            elif self.model[k] == r["v"]:
+                same += 1
+            else:
+                upd += 1
+                self.model[k] = r["v"]
+        self.run("update_only", batch, self.tally(updated=upd, unchanged=same, skipped=skip))
+
+    @rule(batch=key_batches)
+    def delete(self, batch: list[dict]) -> None:
+        if ("delete", repr(batch)) == self.last:
+            self.run("delete", batch, {})
+            return
+        deleted = skip = 0
+        for k in last_wins(batch):
+            if k in self.model:
+                deleted += 1
+                del self.model[k]
+            else:
+                skip += 1
+        self.run("delete", batch, self.tally(deleted=deleted, skipped=skip))
+
+    @rule(batch=batches)
+    def replace(self, batch: list[dict]) -> None:
+        if ("replace", repr(batch)) == self.last:
+            self.run("replace", batch, {})
+            return
+        removed = len(self.model) if self.exists else 0
+        final = {k: r["v"] for k, r in last_wins(batch).items()}
+        self.model = final
+        self.run("replace", batch, self.tally(inserted=len(final)), removed=removed)
+        if batch:
+            self.exists = True
+
+    @precondition(lambda self: self.last is not None)
+    @rule()
+    def replay_last(self) -> None:
+        """Loading the same content with the same parameters again changes nothing."""
+        assert self.last is not None
+        strategy, batch_repr = self.last
+        batch = ast.literal_eval(batch_repr)
+        self.run(strategy, batch, {})
+
+    # ---------------------------------------------------------------- invariants
+
+    @invariant()
+    def contents_match_the_model(self) -> None:
+        if self.table not in self.ds.tables():
+            assert self.model == {}, self.model
+            return
+        stored = self.ds.read(self.table).to_pylist()
+        ids = [r["id"] for r in stored]
+        assert len(ids) == len(set(ids)), (
+            f"duplicate keys: {sorted(ids)}"
+        )  # count(*) == count(distinct key)
+        assert {r["id"]: r.get("v") for r in stored} == self.model
+
+
+def test_loads_follow_the_model(ds: freight.Dataset) -> None:
+    run_state_machine_as_test(lambda: LoadMachine(ds), settings=settings.get_profile(PROFILE))
