@@ -220,7 +220,8 @@ class PostgresSession(SqlSession):
         self.dest: PostgresDestination = dest
         self.conn = conn
         self._locked: set[str] = set()
-        self._key_changes: list[str] = []
+        self._no_load_id: set[str] = set()
+        self._changes: list[str] = []
 
     # --------------------------------------------------------------- driver hooks
 
@@ -250,7 +251,10 @@ class PostgresSession(SqlSession):
             raise self.dest.error(e, "writing the quarantine") from None
 
     def columns(self, table: str) -> dict[str, str] | None:
-        return self.dest._logical(self.dest._pg_columns(self.conn, table))
+        raw = self.dest._pg_columns(self.conn, table)
+        if raw is not None and all(c != LOAD_ID_COLUMN for c, _ in raw):
+            self._no_load_id.add(table)  # a table freight did not create
+        return self.dest._logical(raw)
 
     def key_columns(self, table: str) -> tuple[str, ...] | None:
         keys = self.dest._unique_keys(self.conn, table)
@@ -318,15 +322,22 @@ class PostgresSession(SqlSession):
                 destination="postgres",
                 transient=True,
             )
+        if table in self._no_load_id:
+            lid = self._i(LOAD_ID_COLUMN)
+            self._exec(f"ALTER TABLE {self._table_ref(table)} ADD COLUMN IF NOT EXISTS {lid} text")
+            self._changes.append(f"added column {LOAD_ID_COLUMN} text")
 
     def prepare_append(
         self, plan: Plan, types: dict[str, str], existing: dict[str, str] | None, creating: bool
     ) -> tuple[dict[str, str], list[str]]:
-        if existing is None or any(
-            t != T.NULL and existing.get(c, T.NULL) != t for c, t in types.items()
+        if (
+            existing is None
+            or plan.table in self._no_load_id
+            or any(t != T.NULL and existing.get(c, T.NULL) != t for c, t in types.items())
         ):
             self._lock(plan.table, existing)
-        return super().prepare_append(plan, types, existing, creating)
+        target, changes = super().prepare_append(plan, types, existing, creating)
+        return target, self._drain() + changes
 
     def apply(
         self,
@@ -338,8 +349,12 @@ class PostgresSession(SqlSession):
     ) -> dict[str, Any]:
         self._lock(plan.table, existing)
         out = super().apply(plan, load_id, types, existing, cursor_mark)
-        out["schema_changes"] = out["schema_changes"] + self._key_changes
+        out["schema_changes"] = out["schema_changes"] + self._drain()
         return out
+
+    def _drain(self) -> list[str]:
+        changes, self._changes = self._changes, []
+        return changes
 
     # --------------------------------------------------------------- merge
 
@@ -398,7 +413,7 @@ class PostgresSession(SqlSession):
                 table=plan.table,
                 column=plan.key[0],
             ) from None
-        self._key_changes.append(f"added unique index {name} on ({', '.join(plan.key)})")
+        self._changes.append(f"added unique index {name} on ({', '.join(plan.key)})")
 
 
 class PostgresDestination:
@@ -419,7 +434,9 @@ class PostgresDestination:
         conninfo, url_schema, self._secrets = parse_url(url)
         self.pg_schema = schema or url_schema or "public"
         if len(self.pg_schema.encode()) > 63 or "\0" in self.pg_schema:
-            raise ConfigurationError(f"schema name {self.pg_schema!r} is not a PostgreSQL identifier")
+            raise ConfigurationError(
+                f"schema name {self.pg_schema!r} is not a PostgreSQL identifier"
+            )
         try:
             params = psycopg.conninfo.conninfo_to_dict(conninfo)
         except psycopg.Error as e:

@@ -1,0 +1,680 @@
+"""PostgreSQL-specific behaviour: one schema and nothing else, native types, keys and
+constraints, identifier limits, NUL bytes, atomic replace for readers, retries that apply a
+load exactly once, error classification, credentials never shown, connection reuse.
+
+Against the real server at FREIGHT_TEST_POSTGRES; each test works in its own schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+import secrets
+import socket
+import threading
+import traceback
+import uuid
+import warnings
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import freight
+from conftest import PG_URL, pg_admin, pg_url
+from freight.destinations import postgres as pgdest
+
+pytestmark = pytest.mark.postgres
+
+psycopg = pytest.importorskip("psycopg")
+
+
+@pytest.fixture
+def admin(pg_schema: str) -> Iterator[Any]:
+    conn = pg_admin()
+    yield conn
+    conn.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def pg(pg_schema: str) -> Iterator[freight.Dataset]:
+    with freight.connect(pg_url(pg_schema)) as ds:
+        yield ds
+
+
+def scalar(admin: Any, sql: str, *params: Any) -> Any:
+    return admin.execute(sql, params).fetchone()[0]
+
+
+# --------------------------------------------------------------------------- one schema only
+
+_OTHER_TEST_SCHEMA = re.compile(r"^freight_test_[0-9a-f]{8}$")
+
+
+def everything(admin: Any, mine: str) -> set[tuple[str, ...]]:
+    """Every schema and every relation (tables, indexes, sequences, views, toast) in the
+    database, except PostgreSQL's per-session temporary schemas and the schemas of other
+    test runs that may be working on the same server right now."""
+    rels = admin.execute(
+        "SELECT n.nspname, c.relname, c.relkind::text FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace"
+    ).fetchall()
+    schemas = admin.execute("SELECT nspname FROM pg_namespace").fetchall()
+    out = {("rel", *r) for r in rels} | {("schema", s) for (s,) in schemas}
+
+    def keep(o: tuple[str, ...]) -> bool:
+        s = o[1]
+        if s.startswith(("pg_temp_", "pg_toast_temp_")):
+            return False
+        if s == "pg_toast" and o[0] == "rel":  # toast tables are named after table oids
+            return False
+        return s == mine or not _OTHER_TEST_SCHEMA.match(s)
+
+    return {o for o in out if keep(o)}
+
+
+def test_loads_create_nothing_outside_their_schema(pg_schema: str, admin: Any) -> None:
+    with freight.connect(pg_url(pg_schema), chunk_rows=50) as ds:
+        ds.load([{"id": 0, "v": "seed"}], "t", strategy="merge", key="id")
+        admin.execute(
+            f"ALTER TABLE \"{pg_schema}\".t ADD CONSTRAINT v_is_not_bad CHECK (v <> 'bad')"
+        )
+        before = everything(admin, pg_schema)
+        rows = [{"id": i, "v": f"v{i}"} for i in range(500)]
+        for strategy in ("merge", "replace", "insert_only", "update_only", "delete"):
+            ds.load(rows, "t", strategy=strategy, key="id", force=True)
+        ds.load([{"id": 10_000 + i, "v": "new"} for i in range(500)], "t")  # direct append
+        assert everything(admin, pg_schema) == before
+
+        def failing() -> Iterator[dict]:
+            yield from rows[:300]
+            raise RuntimeError("source broke")
+
+        for strategy in ("merge", "append", "replace"):
+            with pytest.raises(RuntimeError):
+                ds.load(failing(), "t", strategy=strategy, key="id")
+            with pytest.raises(freight.DestinationError, match="v_is_not_bad"):  # on the server
+                ds.load([*rows, {"id": 9999, "v": "bad"}], "t", strategy=strategy, key="id")
+        with pytest.raises(RuntimeError):
+            ds.load(failing(), "new_table", strategy="merge", key="id")
+        assert everything(admin, pg_schema) == before
+
+        ds.load(rows, "u", strategy="merge", key="id")
+        added = everything(admin, pg_schema) - before
+        assert added and all(o[1] == pg_schema for o in added), added
+        assert everything(admin, pg_schema) >= before
+
+
+def test_freights_tables_live_in_the_named_schema(
+    pg: freight.Dataset, pg_schema: str, admin: Any
+) -> None:
+    pg.load([{"a": 1}], "t")
+    rels = admin.execute(
+        "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind = 'r' ORDER BY 1",
+        [pg_schema],
+    ).fetchall()
+    assert [r[0] for r in rels] == ["_freight_loads", "_freight_rejected", "t"]
+    assert pg.tables() == ["t"]
+
+
+def test_missing_schema_is_created(admin: Any) -> None:
+    name = f"freight_test_{secrets.token_hex(4)}"
+    try:
+        with freight.connect(pg_url(name)) as ds:
+            ds.load([{"a": 1}], "t")
+        assert scalar(admin, "SELECT count(*) FROM pg_namespace WHERE nspname = %s", name) == 1
+    finally:
+        admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def test_postgres_scheme_alias_and_masked_repr(pg_schema: str) -> None:
+    url = pg_url(pg_schema).replace("postgresql://", "postgres://", 1)
+    with freight.connect(url) as ds:
+        assert ds.destination.capabilities.name == "postgres"
+        ds.load([{"a": 1}], "t")
+        assert ds.read("t").to_pylist() == [{"a": 1}]
+
+
+def test_schema_defaults_to_public(admin: Any) -> None:
+    table = f"freight_pgtest_{secrets.token_hex(4)}"
+    had_journal = scalar(admin, "SELECT to_regclass('public._freight_loads') IS NOT NULL")
+    try:
+        with freight.connect(PG_URL) as ds:
+            r = ds.load([{"a": 1}], table)
+            assert ds.destination.pg_schema == "public"  # type: ignore[attr-defined]
+        assert scalar(admin, f'SELECT count(*) FROM public."{table}"') == 1
+    finally:
+        admin.execute(f'DROP TABLE IF EXISTS public."{table}"')
+        if had_journal:
+            admin.execute("DELETE FROM public._freight_loads WHERE load_id = %s", [r.load_id])
+        else:
+            admin.execute("DROP TABLE IF EXISTS public._freight_loads, public._freight_rejected")
+
+
+# --------------------------------------------------------------------------- types
+
+
+ROW = {
+    "i": 2**62,
+    "big": 2**70,
+    "f": 1.5,
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "ninf": float("-inf"),
+    "dec": Decimal("1234.5600"),
+    "s": 'text, "quoted"\nnew line \\ back',
+    "empty": "",
+    "b": b"\x00\x01\xff",
+    "ok": True,
+    "d": dt.date(2024, 2, 29),
+    "t": dt.time(23, 59, 59, 999999),
+    "ts": dt.datetime(2024, 1, 2, 3, 4, 5, 678901),
+    "tz": dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+    "u": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    "j": {"b": [1, 2.5, None], "a": "x"},
+    "none": None,
+}
+NATIVE = {
+    "i": "bigint",
+    "big": "numeric(38,0)",
+    "f": "double precision",
+    "nan": "double precision",
+    "dec": "numeric(8,4)",
+    "s": "text",
+    "empty": "text",
+    "b": "bytea",
+    "ok": "boolean",
+    "d": "date",
+    "t": "time without time zone",
+    "ts": "timestamp without time zone",
+    "tz": "timestamp with time zone",
+    "u": "uuid",
+    "j": "jsonb",
+    "_freight_load_id": "text",
+}
+
+
+@pytest.mark.parametrize("strategy", ["append", "merge"])
+def test_native_types_and_exact_round_trip(
+    pg: freight.Dataset, pg_schema: str, admin: Any, strategy: str
+) -> None:
+    pg.load([ROW, {**ROW, "i": 1, "none": None}], "t", strategy=strategy, key="i")
+    cols = dict(
+        admin.execute(
+            "SELECT column_name, format_type(a.atttypid, a.atttypmod) FROM information_schema.columns c "
+            "JOIN pg_attribute a ON a.attrelid = format('%%I.%%I', c.table_schema, c.table_name)::regclass "
+            "AND a.attname = c.column_name WHERE table_schema = %s AND table_name = 't'",
+            [pg_schema],
+        ).fetchall()
+    )
+    assert {c: cols[c] for c in NATIVE} == NATIVE
+    assert "none" not in cols  # a column never given a value has no type yet
+    back = sorted(pg.read("t").to_pylist(), key=lambda r: r["i"])[1]
+    assert math.isnan(back.pop("nan"))
+    assert back.pop("j") in ('{"a": "x", "b": [1, 2.5, null]}', '{"a":"x","b":[1,2.5,null]}')
+    assert back.pop("tz") == ROW["tz"]  # the same instant
+    want = {k: v for k, v in ROW.items() if k not in ("nan", "j", "tz", "none")}
+    assert back == want
+    # stored natively: the server itself sees the values
+    assert admin.execute(
+        f'SELECT "inf" = \'Infinity\'::float8, "big" = 2^70::numeric, "j"->>\'a\', "u"::text, '
+        f'"tz" = \'2024-01-02 08:04:05.000006+00\'::timestamptz, length("b") FROM "{pg_schema}".t WHERE i = 1'
+    ).fetchone() == (True, True, "x", str(ROW["u"]), True, 3)
+
+
+def test_schema_of_tables_freight_did_not_create(
+    pg: freight.Dataset, pg_schema: str, admin: Any
+) -> None:
+    admin.execute(
+        f'CREATE TABLE "{pg_schema}".ext (a integer, b smallint, c varchar(20), d character(3), '
+        "e real, f numeric, g numeric(10,3), h json, k time(3), l inet, m integer[])"
+    )
+    admin.execute(
+        f"INSERT INTO \"{pg_schema}\".ext VALUES (1, 2, 'x', 'y', 1.5, 2.25, 3.125, '{{\"a\":1}}', '01:02:03', '10.0.0.1', '{{1,2}}')"
+    )
+    assert pg.schema("ext") == {
+        "a": "int64",
+        "b": "int64",
+        "c": "string",
+        "d": "string",
+        "e": "float64",
+        "f": "decimal(38,9)",
+        "g": "decimal(10,3)",
+        "h": "json",
+        "k": "time",
+        "l": "string",
+        "m": "string",
+    }
+    row = pg.read("ext").to_pylist()[0]
+    assert row["l"] == "10.0.0.1/32" and row["m"] == "{1,2}" and row["h"] == '{"a":1}'
+    r = pg.load([{"a": 7, "c": "z", "f": Decimal("1.5")}], "ext")
+    assert r.inserted == 1
+
+
+def test_nul_byte_in_text_is_quarantined_never_stripped(pg: freight.Dataset) -> None:
+    rows = [{"id": 1, "s": "fine"}, {"id": 2, "s": "bad\x00byte"}, {"id": 3, "s": "also fine"}]
+    r = pg.load(rows, "t", strategy="merge", key="id")
+    assert (r.inserted, r.rejected) == (2, 1)
+    assert sorted(x["id"] for x in pg.read("t").to_pylist()) == [1, 3]
+    (rej,) = pg.rejected("t")
+    assert rej.row == {"id": 2, "s": "bad\x00byte"}
+    assert "NUL" in rej.reason and "'s'" in rej.reason
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def primary_key(admin: Any, schema: str, table: str) -> list[str]:
+    rows = admin.execute(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND i.indisprimary "
+        "ORDER BY a.attname",
+        [f'"{schema}"."{table}"'],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_key_columns_become_the_primary_key(
+    pg: freight.Dataset, pg_schema: str, admin: Any
+) -> None:
+    pg.load([{"a": 1, "b": "x", "v": 1}], "t", strategy="merge", key=["a", "b"])
+    assert primary_key(admin, pg_schema, "t") == ["a", "b"]
+    pg.load([{"a": 1, "v": 1}], "plain")
+    assert primary_key(admin, pg_schema, "plain") == []
+
+
+def test_merge_into_a_table_without_unique_key_adds_one_and_says_so(
+    pg: freight.Dataset, pg_schema: str, admin: Any
+) -> None:
+    pg.load([{"id": 1, "v": "a"}, {"id": 2, "v": "b"}], "t")  # append: no key
+    r = pg.load([{"id": 2, "v": "B"}, {"id": 3, "v": "c"}], "t", strategy="merge", key="id")
+    assert (r.inserted, r.updated) == (1, 1)
+    assert any("unique index" in c and "(id)" in c for c in r.schema_changes), r.schema_changes
+    assert sorted((x["id"], x["v"]) for x in pg.read("t").to_pylist()) == [
+        (1, "a"),
+        (2, "B"),
+        (3, "c"),
+    ]
+    # the index is there for the next merge, which adds nothing
+    r = pg.load([{"id": 3, "v": "C"}], "t", strategy="merge", key="id")
+    assert r.updated == 1 and r.schema_changes == []
+
+
+def test_merge_into_a_table_with_duplicate_keys_says_how_to_fix_it(
+    pg: freight.Dataset, pg_schema: str
+) -> None:
+    pg.load([{"id": 1, "v": "a"}, {"id": 1, "v": "again"}], "t")
+    with pytest.raises(freight.SchemaContractError) as e:
+        pg.load([{"id": 2, "v": "b"}], "t", strategy="merge", key="id")
+    assert "ADD PRIMARY KEY" in str(e.value) and '"id"' in str(e.value)
+    assert len(pg.read("t")) == 2
+
+
+def test_update_only_and_delete_need_no_unique_key(pg: freight.Dataset) -> None:
+    pg.load([{"id": 1, "v": "a"}, {"id": 2, "v": "b"}], "t")
+    assert pg.load([{"id": 1, "v": "A"}], "t", strategy="update_only", key="id").updated == 1
+    assert pg.load([{"id": 2}], "t", strategy="delete", key="id").deleted == 1
+    assert pg.read("t").to_pylist() == [{"id": 1, "v": "A"}]
+
+
+# --------------------------------------------------------------------------- identifiers
+
+
+def test_identifiers_longer_than_63_bytes_are_refused(
+    pg: freight.Dataset, admin: Any, pg_schema: str
+) -> None:
+    ok_table, ok_col = "t" * 63, "c" * 63
+    r = pg.load([{ok_col: 1, '%s and "quotes"': 2}], ok_table, strategy="merge", key=ok_col)
+    assert r.inserted == 1
+    assert pg.read(ok_table).to_pylist() == [{ok_col: 1, '%s and "quotes"': 2}]
+    assert (
+        scalar(
+            admin,
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND relname = %s",
+            pg_schema,
+            ok_table,
+        )
+        == 1
+    )
+    for table, col in (("t" * 64, "c"), ("t", "c" * 64), ("é" * 32, "c"), ("t", "é" * 32)):
+        with pytest.raises(freight.InvalidIdentifierError, match="63"):
+            pg.load([{col: 1}], table)
+    assert pg.tables() == [ok_table]
+
+
+# --------------------------------------------------------------------------- replace
+
+
+def test_replace_is_atomic_for_a_concurrent_reader(pg: freight.Dataset, pg_schema: str) -> None:
+    rows = [{"id": i, "v": "x" * 50} for i in range(5000)]
+    pg.load(rows, "t", strategy="replace")
+    seen: list[int] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                while not stop.is_set():
+                    seen.append(conn.execute(f'SELECT count(*) FROM "{pg_schema}".t').fetchone()[0])
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    th = threading.Thread(target=reader)
+    th.start()
+    try:
+        for n in range(10):
+            pg.load(rows[: 4000 + n * 100], "t", strategy="replace")
+    finally:
+        stop.set()
+        th.join()
+    assert not errors, errors
+    assert len(seen) > 10 and min(seen) >= 4000, (len(seen), min(seen))
+
+
+# --------------------------------------------------------------------------- errors and retries
+
+
+def server_error(admin: Any, sqlstate: str) -> Any:
+    with pytest.raises(psycopg.Error) as e:
+        admin.execute(
+            f"DO $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '{sqlstate}'; END $$"
+        )
+    return e.value
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "transient"),
+    [
+        ("40001", True),  # serialization_failure
+        ("40P01", True),  # deadlock_detected
+        ("57P01", True),  # admin_shutdown
+        ("08006", True),  # connection_failure
+        ("53300", True),  # too_many_connections
+        ("23505", False),  # unique_violation on the user's data
+        ("42601", False),  # syntax_error
+        ("22P05", False),  # untranslatable_character
+        ("42501", False),  # insufficient_privilege
+        ("57014", False),  # query_canceled (statement timeout)
+    ],
+)
+def test_transient_and_permanent_errors(admin: Any, sqlstate: str, transient: bool) -> None:
+    assert pgdest._transient(server_error(admin, sqlstate)) is transient
+
+
+@pytest.mark.parametrize(
+    ("url", "transient"),
+    [
+        ("postgresql://postgres@127.0.0.1:1/test", True),  # refused
+        (PG_URL.rsplit("/", 1)[0] + "/no_such_database_here", False),
+        (PG_URL.replace("://postgres@", "://no_such_role_here@"), False),
+    ],
+)
+def test_connection_failures_are_one_line_destination_errors(url: str, transient: bool) -> None:
+    with pytest.raises(freight.DestinationError) as e:
+        freight.connect(url)
+    assert e.value.transient is transient
+    assert "\n" not in str(e.value) and "PostgreSQL failed while connecting" in str(e.value)
+    assert e.value.__cause__ is None and e.value.__suppress_context__
+
+
+def test_permanent_error_is_not_retried(
+    pg: freight.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pg.load([{"id": 1}], "t", strategy="merge", key="id")
+    calls = []
+    real = pgdest.PostgresSession.apply
+
+    def counting(self: Any, *a: Any) -> Any:
+        calls.append(1)
+        return real(self, *a)
+
+    monkeypatch.setattr(pgdest.PostgresSession, "apply", counting)
+    with pytest.raises(freight.DestinationError) as e:  # a duplicate primary key on replace
+        pg.load([{"id": 1}, {"id": 1}], "t", strategy="replace")
+    assert not e.value.transient and len(calls) == 1
+
+
+def inject_once(monkeypatch: pytest.MonkeyPatch, what: str) -> list[int]:
+    """Make the first attempt's apply fail for real on the server: its backend is killed
+    (57P01) or it raises a serialization failure (40001)."""
+    attempts: list[int] = []
+    real = pgdest.PostgresSession.apply
+
+    def flaky(self: Any, *a: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            if what == "terminate":
+                self._exec("SELECT pg_terminate_backend(pg_backend_pid())")
+            else:
+                self._exec(
+                    "DO $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = 'serialization_failure'; END $$"
+                )
+        return real(self, *a)
+
+    monkeypatch.setattr(pgdest.PostgresSession, "apply", flaky)
+    return attempts
+
+
+@pytest.mark.parametrize("what", ["terminate", "serialization"])
+def test_transient_failure_is_retried_and_applied_exactly_once(
+    pg: freight.Dataset, monkeypatch: pytest.MonkeyPatch, what: str
+) -> None:
+    pg.load([{"id": i, "v": 0} for i in range(100)], "t", strategy="merge", key="id")
+    attempts = inject_once(monkeypatch, what)
+    r = pg.load([{"id": i, "v": 1} for i in range(50, 150)], "t", strategy="merge", key="id")
+    assert len(attempts) == 2
+    assert (r.status, r.inserted, r.updated) == ("committed", 50, 50)
+    rows = pg.read("t").to_pylist()
+    assert len(rows) == 150 == len({x["id"] for x in rows})
+    assert [h.status for h in pg.history("t")] == ["committed", "committed"]
+
+
+def test_lost_commit_acknowledgement_is_applied_once(
+    pg: freight.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit reached the server but the client never heard back: the retry finds the
+    load in the journal and skips it."""
+    real = pgdest.PostgresSession.commit
+    calls: list[int] = []
+
+    def commit_then_lose(self: Any) -> None:
+        real(self)
+        calls.append(1)
+        if len(calls) == 1:
+            raise freight.DestinationError("connection lost after COMMIT", transient=True)
+
+    monkeypatch.setattr(pgdest.PostgresSession, "commit", commit_then_lose)
+    rows = [{"id": i} for i in range(10)]
+    r = pg.load(rows, "t")
+    assert r.status == "skipped" and len(pg.read("t")) == 10
+    assert sorted(h.status for h in pg.history("t")) == ["committed", "skipped"]
+
+
+def test_dead_pooled_connection_is_replaced(pg: freight.Dataset, admin: Any) -> None:
+    pg.load([{"a": 1}], "t")
+    pool = pg.destination._pool  # type: ignore[attr-defined]
+    pids = [c.info.backend_pid for c, _ in pool._idle]
+    for pid in pids:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    pool.check_after = 0.0
+    assert pg.load([{"a": 2}], "t").inserted == 1
+
+
+# --------------------------------------------------------------------------- credentials
+
+CANARY = "Canary-Pa55-" + secrets.token_hex(6)
+
+
+class FakeServer:
+    """A TCP server on loopback: ``mode='password'`` asks for a cleartext password, then
+    fails authentication the way PostgreSQL does; ``mode='silent'`` never answers."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self.received = b""
+        self.conns: list[socket.socket] = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            if self.mode == "silent":
+                continue
+            try:
+                self.talk(conn)
+            except OSError:
+                pass
+
+    def talk(self, conn: socket.socket) -> None:
+        first = conn.recv(8)
+        if first[4:8] == (80877103).to_bytes(4, "big"):  # SSLRequest
+            conn.sendall(b"N")
+            first = conn.recv(8)
+        size = int.from_bytes(first[:4], "big")
+        conn.recv(size - 8)
+        conn.sendall(b"R" + (8).to_bytes(4, "big") + (3).to_bytes(4, "big"))  # cleartext pw
+        self.received += conn.recv(4096)
+        fields = b'SFATAL\0C28P01\0Mpassword authentication failed for user "postgres"\0\0'
+        conn.sendall(b"E" + (len(fields) + 4).to_bytes(4, "big") + fields)
+        conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def assert_no_canary(*texts: str) -> None:
+    for t in texts:
+        assert CANARY not in t, t
+
+
+def check_masked(e: BaseException, caplog: pytest.LogCaptureFixture, caught: list[Any]) -> None:
+    assert isinstance(e, freight.FreightError)
+    assert "\n" not in str(e)
+    assert_no_canary(
+        str(e),
+        repr(e),
+        "".join(traceback.format_exception(e)),
+        *(r.getMessage() for r in caplog.records),
+        *(str(w.message) for w in caught),
+    )
+
+
+@pytest.mark.parametrize("case", ["wrong password", "wrong host", "refused", "timeout", "bad url"])
+def test_credentials_never_shown_when_connecting(
+    case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = FakeServer("silent" if case == "timeout" else "password")
+    urls = {
+        "wrong password": f"postgresql://postgres:{CANARY}@127.0.0.1:{server.port}/test?sslmode=disable",
+        "wrong host": f"postgresql://postgres:{CANARY}@no-such-host.invalid:5432/test",
+        "refused": f"postgresql://postgres:{CANARY}@127.0.0.1:1/test",
+        "timeout": f"postgresql://postgres:{CANARY}@127.0.0.1:{server.port}/test?connect_timeout=1&sslmode=disable",
+        "bad url": f"postgresql://postgres:{CANARY}%zz@127.0.0.1:5432/test",
+    }
+    caplog.set_level(logging.DEBUG)
+    try:
+        with (
+            warnings.catch_warnings(record=True) as caught,
+            pytest.raises(freight.FreightError) as e,
+        ):
+            warnings.simplefilter("always")
+            freight.connect(urls[case])
+        check_masked(e.value, caplog, caught)
+        if case == "wrong password":
+            assert CANARY.encode() in server.received  # it really was sent, and still not shown
+            assert "password authentication failed" in str(e.value) and not e.value.transient
+        if case == "timeout":
+            assert "timeout" in str(e.value).lower()
+    finally:
+        server.close()
+
+
+def test_credentials_never_shown_by_a_working_dataset(
+    pg_schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Trust authentication ignores the password, so a canary in the URL travels everywhere
+    a working dataset goes: reprs, results, health, journal, SQL errors."""
+    url = pg_url(pg_schema).replace("://postgres@", f"://postgres:{CANARY}@")
+    caplog.set_level(logging.DEBUG)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with freight.connect(url) as ds:
+            r = ds.load([{"id": 1}], "t", strategy="merge", key="id")
+            with pytest.raises(freight.FreightError) as e:  # an SQL error from the server
+                ds.load([{"id": 1}, {"id": 1}], "t", strategy="replace")
+            assert "duplicate key" in str(e.value)
+            check_masked(e.value, caplog, caught)
+            texts = [
+                repr(ds),
+                ds.url,
+                repr(ds.destination),
+                ds.destination.url,
+                str(r),
+                repr(ds.health()),
+                *(repr(h) for h in ds.history()),
+            ]
+            assert_no_canary(*texts)
+            assert "***" in ds.url
+
+
+# --------------------------------------------------------------------------- pool
+
+
+def test_repeated_small_loads_reuse_connections(pg_schema: str, admin: Any) -> None:
+    app = f"freight_pool_{secrets.token_hex(3)}"
+    with freight.connect(pg_url(pg_schema) + f"&application_name={app}") as ds:
+        for i in range(100):
+            ds.load(
+                [{"id": i * 100 + j, "v": j} for j in range(100)], "t", strategy="merge", key="id"
+            )
+        pool = ds.destination._pool  # type: ignore[attr-defined]
+        assert pool.opened <= 2 and pool.reused >= 99
+        backends = scalar(
+            admin, "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", app
+        )
+        assert 1 <= backends <= 2
+        assert len(ds.read("t")) == 10_000
+    assert (
+        scalar(admin, "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", app) == 0
+    )
+
+
+def test_a_dataset_can_be_shared_by_threads(pg: freight.Dataset) -> None:
+    errors: list[BaseException] = []
+
+    def work(w: int) -> None:
+        try:
+            for r in range(5):
+                pg.load(
+                    [{"id": i, "w": w, "r": r} for i in range(w * 10, w * 10 + 30)],
+                    "t",
+                    strategy="merge",
+                    key="id",
+                )
+        except BaseException as e:  # pragma: no cover
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    rows = pg.read("t").to_pylist()
+    assert len(rows) == len({r["id"] for r in rows}) == 60
