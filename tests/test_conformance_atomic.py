@@ -315,3 +315,66 @@ def test_result_fields(ds: freight.Dataset) -> None:
     assert r.schema_changes and all(isinstance(c, str) for c in r.schema_changes)
     r2 = ds.load([{"id": 9, "v": "z"}], "t", strategy="merge", key="id")
     assert r2.schema_changes == []
+
+
+# --------------------------------------------------------------------------- injected failures
+
+
+def _inject(ds: freight.Dataset, monkeypatch, hook: str, after: bool) -> None:
+    """Make the session's ``hook`` fail (after doing its work when ``after``)."""
+    dest = ds.destination
+    real_session = dest.session
+
+    def failing_session(*a, **k):
+        cm = real_session(*a, **k)
+
+        class Wrapped:
+            def __enter__(self):
+                s = cm.__enter__()
+                real = getattr(s, hook)
+
+                def broken(*args, **kwargs):
+                    if after:
+                        real(*args, **kwargs)
+                    raise Boom(f"injected failure in {hook}")
+
+                setattr(s, hook, broken)
+                return s
+
+            def __exit__(self, *exc):
+                return cm.__exit__(*exc)
+
+        return Wrapped()
+
+    monkeypatch.setattr(dest, "session", failing_session)
+
+
+@pytest.mark.parametrize(
+    ("hook", "after"),
+    [("apply", True), ("quarantine", True), ("journal", True), ("commit", False)],
+)
+def test_failure_at_any_step_rolls_back_data_schema_and_quarantine(
+    url: str, monkeypatch, hook: str, after: bool
+) -> None:
+    with freight.connect(url) as ds:
+        ds.load(BASE, "t", strategy="merge", key="id")
+        before = snapshot(ds, "t")
+        objects = stored_objects(ds, url)
+        _inject(ds, monkeypatch, hook, after)
+        batch = [{"id": 1, "v": "changed", "extra": 1.5}, {"id": 9, "v": "new"}, {"id": None}]
+        with pytest.raises(Exception, match=f"injected failure in {hook}"):
+            ds.load(batch, "t", strategy="merge", key="id")
+        with pytest.raises(Exception, match=f"injected failure in {hook}"):
+            ds.load(batch, "t2", strategy="merge", key="id")
+        monkeypatch.undo()
+        assert snapshot(ds, "t") == before
+        assert "t2" not in ds.tables()
+        assert ds.rejected() == []
+        assert stored_objects(ds, url) == objects
+        statuses = [h.status for h in ds.history()]
+        assert statuses == ["failed", "failed", "committed"]
+        assert all("injected failure" in (h.error or "") for h in ds.history()[:2])
+    # and a fresh connection sees the same
+    with freight.connect(url) as ds:
+        assert snapshot(ds, "t") == before
+        assert ds.load(batch, "t", strategy="merge", key="id").status == "committed"

@@ -20,6 +20,15 @@ from _conformance import assert_accounted, counts, rows
 UTC = dt.UTC
 PLUS5 = dt.timezone(dt.timedelta(hours=5, minutes=30))
 
+HOW = {"append": {}, "merge": {"strategy": "merge", "key": "id"}}
+
+
+@pytest.fixture(params=sorted(HOW))
+def how(request: pytest.FixtureRequest) -> dict:
+    """The same schema rules hold for appends (direct path) and keyed loads (staged path)."""
+    return HOW[request.param]
+
+
 hsettings = settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -287,9 +296,9 @@ def test_unknown_column_type_is_refused(ds: freight.Dataset) -> None:
 # --------------------------------------------------------------------------- evolution
 
 
-def test_new_columns_are_added_nullable(ds: freight.Dataset) -> None:
-    ds.load([{"id": 1, "a": "x"}], "e")
-    r = ds.load([{"id": 2, "a": "y", "b": 2.5, "c": True}], "e")
+def test_new_columns_are_added_nullable(ds: freight.Dataset, how: dict) -> None:
+    ds.load([{"id": 1, "a": "x"}], "e", **how)
+    r = ds.load([{"id": 2, "a": "y", "b": 2.5, "c": True}], "e", **how)
     assert counts(r) == {"inserted": 1}
     assert ds.schema("e") == {"id": "int64", "a": "string", "b": "float64", "c": "bool"}
     assert any("b" in c for c in r.schema_changes) and any("c" in c for c in r.schema_changes)
@@ -297,14 +306,14 @@ def test_new_columns_are_added_nullable(ds: freight.Dataset) -> None:
         {"id": 1, "a": "x", "b": None, "c": None},
         {"id": 2, "a": "y", "b": 2.5, "c": True},
     ]
-    r = ds.load([{"id": 3}], "e")
+    r = ds.load([{"id": 3}], "e", **how)
     assert r.schema_changes == []
     assert rows(ds, "e", "id")[2] == {"id": 3, "a": None, "b": None, "c": None}
 
 
-def test_int_column_widens_to_decimal_for_big_ints(ds: freight.Dataset) -> None:
-    ds.load([{"id": 1, "n": 7}], "w")
-    r = ds.load([{"id": 2, "n": 2**64}], "w")
+def test_int_column_widens_to_decimal_for_big_ints(ds: freight.Dataset, how: dict) -> None:
+    ds.load([{"id": 1, "n": 7}], "w", **how)
+    r = ds.load([{"id": 2, "n": 2**64}], "w", **how)
     assert counts(r) == {"inserted": 1}
     assert r.schema_changes
     assert ds.schema("w")["n"] == "decimal(38,0)"
@@ -312,18 +321,20 @@ def test_int_column_widens_to_decimal_for_big_ints(ds: freight.Dataset) -> None:
     assert [x["n"] for x in rows(ds, "w", "id")] == [Decimal(7), Decimal(2**64)]
 
 
-def test_int_column_widens_to_float_when_a_fraction_arrives(ds: freight.Dataset) -> None:
-    ds.load([{"id": 1, "n": 7}], "wf")
-    r = ds.load([{"id": 2, "n": 2.5}], "wf")
+def test_int_column_widens_to_float_when_a_fraction_arrives(ds: freight.Dataset, how: dict) -> None:
+    ds.load([{"id": 1, "n": 7}], "wf", **how)
+    r = ds.load([{"id": 2, "n": 2.5}], "wf", **how)
     assert counts(r) == {"inserted": 1}
     assert r.schema_changes
     assert ds.schema("wf")["n"] == "float64"
     assert [x["n"] for x in rows(ds, "wf", "id")] == [7.0, 2.5]
 
 
-def test_int_column_holding_big_ints_does_not_round_into_float(ds: freight.Dataset) -> None:
-    ds.load([{"id": 1, "n": 2**60 + 1}], "wb")
-    r = ds.load([{"id": 2, "n": 2.5}], "wb")
+def test_int_column_holding_big_ints_does_not_round_into_float(
+    ds: freight.Dataset, how: dict
+) -> None:
+    ds.load([{"id": 1, "n": 2**60 + 1}], "wb", **how)
+    r = ds.load([{"id": 2, "n": 2.5}], "wb", **how)
     assert_accounted(r)
     got = {x["id"]: x["n"] for x in rows(ds, "wb")}
     assert got[1] == 2**60 + 1 and int(got[1]) == 2**60 + 1  # never rounded
@@ -333,16 +344,18 @@ def test_int_column_holding_big_ints_does_not_round_into_float(ds: freight.Datas
         assert r.rejected == 1
 
 
-def test_decimal_column_widens_for_more_scale(ds: freight.Dataset) -> None:
-    ds.load([{"id": 1, "d": Decimal("12.50")}], "wd")
-    r = ds.load([{"id": 2, "d": Decimal("1.125")}], "wd")
+def test_decimal_column_widens_for_more_scale(ds: freight.Dataset, how: dict) -> None:
+    ds.load([{"id": 1, "d": Decimal("12.50")}], "wd", **how)
+    r = ds.load([{"id": 2, "d": Decimal("1.125")}], "wd", **how)
     assert_accounted(r)
     assert [x["d"] for x in rows(ds, "wd", "id")] == [Decimal("12.50"), Decimal("1.125")]
 
 
-def test_value_that_does_not_fit_is_quarantined_with_a_reason(ds: freight.Dataset) -> None:
-    ds.load([{"id": 1, "n": 5}], "q")
-    r = ds.load([{"id": 2, "n": 6}, {"id": 3, "n": "N/A"}, {"id": 4, "n": None}], "q")
+def test_value_that_does_not_fit_is_quarantined_with_a_reason(
+    ds: freight.Dataset, how: dict
+) -> None:
+    ds.load([{"id": 1, "n": 5}], "q", **how)
+    r = ds.load([{"id": 2, "n": 6}, {"id": 3, "n": "N/A"}, {"id": 4, "n": None}], "q", **how)
     assert counts(r) == {"inserted": 2, "rejected": 1}
     assert ds.schema("q")["n"] == "int64"
     assert rows(ds, "q", "id") == [{"id": 1, "n": 5}, {"id": 2, "n": 6}, {"id": 4, "n": None}]
@@ -358,10 +371,12 @@ def test_value_that_does_not_fit_is_quarantined_with_a_reason(ds: freight.Datase
     [(5, True), (True, 1), ("text", {"a": 1}), (dt.date(2024, 1, 1), "not a date"), (1.5, "x")],
     ids=["bool-into-int", "int-into-bool", "dict-into-text", "text-into-date", "text-into-float"],
 )
-def test_values_are_never_coerced_into_another_type(ds: freight.Dataset, first, second) -> None:
-    ds.load([{"id": 1, "v": first}], "nc")
+def test_values_are_never_coerced_into_another_type(
+    ds: freight.Dataset, how: dict, first, second
+) -> None:
+    ds.load([{"id": 1, "v": first}], "nc", **how)
     schema = ds.schema("nc")
-    r = ds.load([{"id": 2, "v": second}], "nc")
+    r = ds.load([{"id": 2, "v": second}], "nc", **how)
     assert_accounted(r)
     stored = {x["id"]: x["v"] for x in rows(ds, "nc")}
     if 2 in stored:  # only acceptable if it reads back as what was given
@@ -371,9 +386,11 @@ def test_values_are_never_coerced_into_another_type(ds: freight.Dataset, first, 
         assert ds.schema("nc") == schema
 
 
-def test_int_beyond_float_precision_into_float_column_is_not_rounded(ds: freight.Dataset) -> None:
-    ds.load([{"id": 1, "x": 1.5}], "fl")
-    r = ds.load([{"id": 2, "x": 2**60 + 1}], "fl")
+def test_int_beyond_float_precision_into_float_column_is_not_rounded(
+    ds: freight.Dataset, how: dict
+) -> None:
+    ds.load([{"id": 1, "x": 1.5}], "fl", **how)
+    r = ds.load([{"id": 2, "x": 2**60 + 1}], "fl", **how)
     assert_accounted(r)
     stored = {x["id"]: x["x"] for x in rows(ds, "fl")}
     if 2 in stored:
@@ -385,39 +402,43 @@ def test_int_beyond_float_precision_into_float_column_is_not_rounded(ds: freight
 # --------------------------------------------------------------------------- contracts
 
 
-def test_freeze_refuses_a_new_column(ds: freight.Dataset) -> None:
-    ds.load([{"id": 1, "a": "x"}], "f")
+def test_freeze_refuses_a_new_column(ds: freight.Dataset, how: dict) -> None:
+    ds.load([{"id": 1, "a": "x"}], "f", **how)
     with pytest.raises(freight.SchemaContractError):
-        ds.load([{"id": 2, "a": "y", "b": 1}], "f", contract="freeze")
+        ds.load([{"id": 2, "a": "y", "b": 1}], "f", contract="freeze", **how)
     assert ds.schema("f") == {"id": "int64", "a": "string"}
     assert rows(ds, "f") == [{"id": 1, "a": "x"}]
 
 
-def test_freeze_refuses_a_widening(ds: freight.Dataset) -> None:
-    ds.load([{"id": 1, "n": 1}], "fw")
+def test_freeze_refuses_a_widening(ds: freight.Dataset, how: dict) -> None:
+    ds.load([{"id": 1, "n": 1}], "fw", **how)
     for value in (2.5, 2**64):
         with pytest.raises(freight.SchemaContractError):
-            ds.load([{"id": 2, "n": value}], "fw", contract="freeze")
+            ds.load([{"id": 2, "n": value}], "fw", contract="freeze", **how)
     assert ds.schema("fw") == {"id": "int64", "n": "int64"}
     assert rows(ds, "fw") == [{"id": 1, "n": 1}]
 
 
-def test_freeze_accepts_loads_that_fit(ds: freight.Dataset) -> None:
-    ds.load([{"id": 1, "a": "x", "n": 1.5}], "fa")
-    r = ds.load([{"id": 2, "a": None}, {"id": 3, "n": 2.0}], "fa", contract="freeze")
+def test_freeze_accepts_loads_that_fit(ds: freight.Dataset, how: dict) -> None:
+    ds.load([{"id": 1, "a": "x", "n": 1.5}], "fa", **how)
+    r = ds.load([{"id": 2, "a": None}, {"id": 3, "n": 2.0}], "fa", contract="freeze", **how)
     assert r.status == "committed" and counts(r) == {"inserted": 2}
     assert r.schema_changes == []
 
 
-def test_freeze_still_quarantines_values_that_do_not_fit(ds: freight.Dataset) -> None:
-    ds.load([{"id": 1, "n": 1}], "fq")
-    r = ds.load([{"id": 2, "n": "N/A"}, {"id": 3, "n": 3}], "fq", contract="freeze")
+def test_freeze_still_quarantines_values_that_do_not_fit(ds: freight.Dataset, how: dict) -> None:
+    ds.load([{"id": 1, "n": 1}], "fq", **how)
+    r = ds.load([{"id": 2, "n": "N/A"}, {"id": 3, "n": 3}], "fq", contract="freeze", **how)
     assert counts(r) == {"inserted": 1, "rejected": 1}
 
 
-def test_discard_columns_drops_unknown_columns_and_reports_them(ds: freight.Dataset) -> None:
-    ds.load([{"id": 1, "a": "x"}], "dc")
-    r = ds.load([{"id": 2, "a": "y", "extra": 1, "more": "m"}], "dc", contract="discard_columns")
+def test_discard_columns_drops_unknown_columns_and_reports_them(
+    ds: freight.Dataset, how: dict
+) -> None:
+    ds.load([{"id": 1, "a": "x"}], "dc", **how)
+    r = ds.load(
+        [{"id": 2, "a": "y", "extra": 1, "more": "m"}], "dc", contract="discard_columns", **how
+    )
     assert counts(r) == {"inserted": 1}
     assert ds.schema("dc") == {"id": "int64", "a": "string"}
     assert rows(ds, "dc", "id") == [{"id": 1, "a": "x"}, {"id": 2, "a": "y"}]
@@ -426,9 +447,9 @@ def test_discard_columns_drops_unknown_columns_and_reports_them(ds: freight.Data
     assert ds.history("dc")[0].schema_changes == r.schema_changes
 
 
-def test_discard_columns_never_widens(ds: freight.Dataset) -> None:
-    ds.load([{"id": 1, "n": 1}], "dw")
-    r = ds.load([{"id": 2, "n": 2.5}, {"id": 3, "n": 3}], "dw", contract="discard_columns")
+def test_discard_columns_never_widens(ds: freight.Dataset, how: dict) -> None:
+    ds.load([{"id": 1, "n": 1}], "dw", **how)
+    r = ds.load([{"id": 2, "n": 2.5}, {"id": 3, "n": 3}], "dw", contract="discard_columns", **how)
     assert_accounted(r)
     assert ds.schema("dw")["n"] == "int64"
     assert counts(r) == {"inserted": 1, "rejected": 1}
@@ -507,3 +528,106 @@ def test_a_column_given_only_as_none_reads_back_as_none(ds: freight.Dataset) -> 
     ds.load(given_rows, "alln")
     assert rows(ds, "alln", "id") == given_rows
     assert "v" in ds.schema("alln")
+
+
+# --------------------------------------------------------------------------- frames and Arrow
+
+
+def test_pandas_dtypes_round_trip(ds: freight.Dataset) -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(
+        {
+            "i": [0, 1, 2],
+            "nullable_int": pd.array([1, None, 3], dtype="Int64"),
+            "text": ["a", None, "c"],
+            "flag": pd.array([True, None, False], dtype="boolean"),
+            "when": pd.to_datetime(
+                ["2024-01-01 12:00", None, "1999-12-31 23:59:59.123456"], format="ISO8601"
+            ),
+            "at": pd.to_datetime(["2024-01-01 12:00", "2024-06-01 00:00", None]).tz_localize("UTC"),
+            "cat": pd.Categorical(["x", "y", "x"]),
+        }
+    )
+    r = ds.load(df, "pdt")
+    assert counts(r) == {"inserted": 3}
+    got = rows(ds, "pdt", "i")
+    assert [x["nullable_int"] for x in got] == [1, None, 3]
+    assert [x["text"] for x in got] == ["a", None, "c"]
+    assert [x["flag"] for x in got] == [True, None, False]
+    assert [x["when"] for x in got] == [
+        dt.datetime(2024, 1, 1, 12),
+        None,
+        dt.datetime(1999, 12, 31, 23, 59, 59, 123456),
+    ]
+    assert got[0]["at"] == dt.datetime(2024, 1, 1, 12, tzinfo=UTC) and got[2]["at"] is None
+    assert [x["cat"] for x in got] == ["x", "y", "x"]
+    schema = ds.schema("pdt")
+    assert (schema["nullable_int"], schema["flag"], schema["when"], schema["at"]) == (
+        "int64",
+        "bool",
+        "timestamp",
+        "timestamptz",
+    )
+
+
+def test_polars_nulls_round_trip(ds: freight.Dataset) -> None:
+    pl = pytest.importorskip("polars")
+    df = pl.DataFrame(
+        {"i": [0, 1, 2], "n": [1, None, 3], "s": ["a", "b", None], "f": [1.5, None, math.nan]}
+    )
+    ds.load(df, "pl")
+    got = rows(ds, "pl", "i")
+    assert [x["n"] for x in got] == [1, None, 3]
+    assert [x["s"] for x in got] == ["a", "b", None]
+    assert got[0]["f"] == 1.5 and got[1]["f"] is None and math.isnan(got[2]["f"])
+
+
+def test_arrow_uint64_beyond_int64_is_kept_exactly(ds: freight.Dataset) -> None:
+    import pyarrow as pa
+
+    t = pa.table({"i": [0, 1], "u": pa.array([2**64 - 1, 5], pa.uint64())})
+    r = ds.load(t, "u64")
+    assert counts(r) == {"inserted": 2}
+    assert [int(x["u"]) for x in rows(ds, "u64", "i")] == [2**64 - 1, 5]
+
+
+def test_arrow_nanoseconds_are_never_truncated(ds: freight.Dataset) -> None:
+    import pyarrow as pa
+
+    t = pa.table({"i": [0, 1, 2], "ts": pa.array([1_000, 1_001, None], pa.timestamp("ns"))})
+    r = ds.load(t, "ns")
+    assert_accounted(r)
+    got = {x["i"]: x["ts"] for x in rows(ds, "ns")}
+    assert got[0] == dt.datetime(1970, 1, 1, 0, 0, 0, 1) and got[2] is None
+    # 1001 ns cannot be held in microseconds: kept exactly or quarantined, never truncated
+    assert 1 not in got or got[1] != dt.datetime(1970, 1, 1, 0, 0, 0, 1)
+    assert r.rejected == (0 if 1 in got else 1)
+
+
+def test_arrow_nested_values_become_json(ds: freight.Dataset) -> None:
+    import pyarrow as pa
+
+    t = pa.table(
+        {
+            "i": [0, 1],
+            "s": pa.array(
+                [{"a": 1, "b": "x"}, None], pa.struct([("a", pa.int64()), ("b", pa.string())])
+            ),
+            "l": pa.array([[1, 2], []], pa.list_(pa.int64())),
+        }
+    )
+    ds.load(t, "nest")
+    assert ds.schema("nest")["s"] == "json" and ds.schema("nest")["l"] == "json"
+    got = rows(ds, "nest", "i")
+    assert orjson.loads(got[0]["s"]) == {"a": 1, "b": "x"} and got[1]["s"] is None
+    assert [orjson.loads(x["l"]) for x in got] == [[1, 2], []]
+
+
+def test_columns_hint_conflicting_with_the_stored_type_is_refused(
+    ds: freight.Dataset, how: dict
+) -> None:
+    ds.load([{"id": 1, "n": "text"}], "hc", **how)
+    with pytest.raises(freight.SchemaContractError):
+        ds.load([{"id": 2, "n": "5"}], "hc", columns={"n": "int64"}, **how)
+    assert ds.schema("hc") == {"id": "int64", "n": "string"}
+    assert rows(ds, "hc") == [{"id": 1, "n": "text"}]
