@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import re
 import secrets
 import socket
 import threading
@@ -19,6 +18,7 @@ import warnings
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -50,43 +50,44 @@ def scalar(admin: Any, sql: str, *params: Any) -> Any:
 
 # --------------------------------------------------------------------------- one schema only
 
-_OTHER_TEST_SCHEMA = re.compile(r"^freight_test_[0-9a-f]{8}$")
+
+@pytest.fixture
+def private_db(admin: Any) -> Iterator[str]:
+    """A database of its own, so listing everything in it sees only this test's doing
+    (other test runs may share the server)."""
+    name = f"freight_iso_{secrets.token_hex(4)}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(PG_URL)._replace(path=f"/{name}"))
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def everything(admin: Any, mine: str) -> set[tuple[str, ...]]:
-    """Every schema and every relation (tables, indexes, sequences, views, toast) in the
-    database, except PostgreSQL's per-session temporary schemas and the schemas of other
-    test runs that may be working on the same server right now."""
-    rels = admin.execute(
-        "SELECT n.nspname, c.relname, c.relkind::text FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace"
-    ).fetchall()
-    schemas = admin.execute("SELECT nspname FROM pg_namespace").fetchall()
+def everything(url: str) -> set[tuple[str, ...]]:
+    """Every schema and every relation (tables, indexes, sequences, views) in the database,
+    except PostgreSQL's own per-session temporary schemas and toast storage."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rels = conn.execute(
+            "SELECT n.nspname, c.relname, c.relkind::text FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace"
+        ).fetchall()
+        schemas = conn.execute("SELECT nspname FROM pg_namespace").fetchall()
     out = {("rel", *r) for r in rels} | {("schema", s) for (s,) in schemas}
-
-    def keep(o: tuple[str, ...]) -> bool:
-        s = o[1]
-        if s.startswith(("pg_temp_", "pg_toast_temp_")):
-            return False
-        if s == "pg_toast" and o[0] == "rel":  # toast tables are named after table oids
-            return False
-        return s == mine or not _OTHER_TEST_SCHEMA.match(s)
-
-    return {o for o in out if keep(o)}
+    internal = ("pg_temp_", "pg_toast_temp_", "pg_toast")
+    return {o for o in out if not o[1].startswith(internal)}
 
 
-def test_loads_create_nothing_outside_their_schema(pg_schema: str, admin: Any) -> None:
-    with freight.connect(pg_url(pg_schema), chunk_rows=50) as ds:
+def test_loads_create_nothing_outside_their_schema(private_db: str) -> None:
+    with freight.connect(private_db + "?schema=raw", chunk_rows=50) as ds:
         ds.load([{"id": 0, "v": "seed"}], "t", strategy="merge", key="id")
-        admin.execute(
-            f"ALTER TABLE \"{pg_schema}\".t ADD CONSTRAINT v_is_not_bad CHECK (v <> 'bad')"
-        )
-        before = everything(admin, pg_schema)
+        with psycopg.connect(private_db, autocommit=True) as conn:
+            conn.execute("ALTER TABLE raw.t ADD CONSTRAINT v_is_not_bad CHECK (v <> 'bad')")
+        before = everything(private_db)
         rows = [{"id": i, "v": f"v{i}"} for i in range(500)]
         for strategy in ("merge", "replace", "insert_only", "update_only", "delete"):
             ds.load(rows, "t", strategy=strategy, key="id", force=True)
         ds.load([{"id": 10_000 + i, "v": "new"} for i in range(500)], "t")  # direct append
-        assert everything(admin, pg_schema) == before
+        assert everything(private_db) == before
 
         def failing() -> Iterator[dict]:
             yield from rows[:300]
@@ -99,12 +100,12 @@ def test_loads_create_nothing_outside_their_schema(pg_schema: str, admin: Any) -
                 ds.load([*rows, {"id": 9999, "v": "bad"}], "t", strategy=strategy, key="id")
         with pytest.raises(RuntimeError):
             ds.load(failing(), "new_table", strategy="merge", key="id")
-        assert everything(admin, pg_schema) == before
+        assert everything(private_db) == before
 
         ds.load(rows, "u", strategy="merge", key="id")
-        added = everything(admin, pg_schema) - before
-        assert added and all(o[1] == pg_schema for o in added), added
-        assert everything(admin, pg_schema) >= before
+        added = everything(private_db) - before
+        assert added and all(o[1] == "raw" for o in added), added
+        assert everything(private_db) >= before
 
 
 def test_freights_tables_live_in_the_named_schema(
@@ -138,20 +139,13 @@ def test_postgres_scheme_alias_and_masked_repr(pg_schema: str) -> None:
         assert ds.read("t").to_pylist() == [{"a": 1}]
 
 
-def test_schema_defaults_to_public(admin: Any) -> None:
-    table = f"freight_pgtest_{secrets.token_hex(4)}"
-    had_journal = scalar(admin, "SELECT to_regclass('public._freight_loads') IS NOT NULL")
-    try:
-        with freight.connect(PG_URL) as ds:
-            r = ds.load([{"a": 1}], table)
-            assert ds.destination.pg_schema == "public"  # type: ignore[attr-defined]
-        assert scalar(admin, f'SELECT count(*) FROM public."{table}"') == 1
-    finally:
-        admin.execute(f'DROP TABLE IF EXISTS public."{table}"')
-        if had_journal:
-            admin.execute("DELETE FROM public._freight_loads WHERE load_id = %s", [r.load_id])
-        else:
-            admin.execute("DROP TABLE IF EXISTS public._freight_loads, public._freight_rejected")
+def test_schema_defaults_to_public(private_db: str) -> None:
+    with freight.connect(private_db) as ds:
+        ds.load([{"a": 1}], "t")
+        assert ds.destination.pg_schema == "public"  # type: ignore[attr-defined]
+    with psycopg.connect(private_db) as conn:
+        assert conn.execute("SELECT count(*) FROM public.t").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM public._freight_loads").fetchone()[0] == 1
 
 
 # --------------------------------------------------------------------------- types
