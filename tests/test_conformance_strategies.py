@@ -443,3 +443,49 @@ def test_every_row_is_accounted_for_and_keys_stay_unique(ds: freight.Dataset, da
         assert r.deduplicated == len(batch) - len({b["id"] for b in batch})
         ids = [x["id"] for x in rows(ds, table)]
         assert len(ids) == len(set(ids))
+
+
+# --------------------------------------------------------------------------- concurrent writers
+
+
+def test_concurrent_merges_of_overlapping_keys_never_duplicate(url: str) -> None:
+    import threading
+
+    with freight.connect(url) as ds:
+        ds.load([{"id": 0, "w": -1, "n": 0}], "c", strategy="merge", key="id")
+    errors: list[BaseException] = []
+    results: list[freight.LoadResult] = []
+    lock = threading.Lock()
+
+    def writer(w: int) -> None:
+        try:
+            with freight.connect(url, retries=10) as ds:
+                for n in range(3):
+                    batch = [{"id": k, "w": w, "n": n} for k in range(w * 10, w * 10 + 40)]
+                    r = ds.load(batch, "c", strategy="merge", key="id")
+                    with lock:
+                        results.append(r)
+        except BaseException as e:
+            with lock:
+                errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for e in errors:  # a writer may lose a race, but only with a retryable destination error
+        assert isinstance(e, freight.DestinationError) and e.transient, repr(e)
+    assert results, errors
+    for r in results:
+        assert_accounted(r)
+        assert r.status == "committed"
+    with freight.connect(url) as ds:
+        got = rows(ds, "c", "id")
+        ids = [r["id"] for r in got]
+        assert len(ids) == len(set(ids))
+        assert set(ids) <= {0, *range(0, 70)}
+        assert len(ids) >= 41
+        assert all(r["w"] == -1 or r["w"] * 10 <= r["id"] < r["w"] * 10 + 40 for r in got)
+        committed = [h for h in ds.history("c") if h.status == "committed"]
+        assert len(committed) == len(results) + 1

@@ -631,3 +631,11 @@ def test_columns_hint_conflicting_with_the_stored_type_is_refused(
         ds.load([{"id": 2, "n": "5"}], "hc", columns={"n": "int64"}, **how)
     assert ds.schema("hc") == {"id": "int64", "n": "string"}
     assert rows(ds, "hc") == [{"id": 1, "n": "text"}]
+
+
+def test_rejected_lists_every_table_or_one(ds: freight.Dataset) -> None:
+    ra = ds.load([{"id": 1, "n": 1}, {"id": None, "n": 2}], "qa", strategy="merge", key="id")
+    rb = ds.load([{"n": 1}, {"n": "x"}], "qb")
+    assert {(q.table, q.load_id) for q in ds.rejected()} == {("qa", ra.load_id), ("qb", rb.load_id)}
+    assert [q.row for q in ds.rejected("qb")] == [{"n": "x"}]
+    assert ds.rejected("nope") == []
