@@ -186,6 +186,7 @@ class Dataset:
                 allow_widen=plan.contract != "discard_columns",
                 keep=keep,
                 not_null=plan.not_null,
+                probe=_float_probe(self._dest, plan.table),
                 **({"chunk_rows": self.chunk_rows} if self.chunk_rows else {}),
             )
             rows_in = rejected = 0
@@ -411,6 +412,11 @@ class Dataset:
 
     def health(self) -> Health:
         return self._dest.health()
+
+
+def _float_probe(dest: Any, table: str) -> Any:
+    ask = getattr(dest, "stored_fits_float", None)
+    return (lambda column: ask(table, column)) if ask else None
 
 
 def prefetch(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:

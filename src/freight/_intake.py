@@ -65,6 +65,10 @@ class Intake:
     types: dict[str, str] = field(default_factory=dict, init=False)
     widened: list[tuple[str, str, str]] = field(default_factory=list, init=False)
     dropped: list[str] = field(default_factory=list, init=False)
+    #: for a stored int64 column: do all its stored values fit a float exactly? (asked once)
+    probe: Any = None
+    _big: set[str] = field(default_factory=set, init=False)
+    _probed: dict[str, bool] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self._fixed = {**self.known}
@@ -146,6 +150,7 @@ class Intake:
                 if lt is not None and self._accepts(name, lt):
                     if arr.type != T.to_arrow(lt):
                         arr = arr.cast(T.to_arrow(lt))
+                    self._note_big(name, lt, arr)
                     self._settle(name, lt)
                     arrays[name] = arr
                     continue
@@ -224,33 +229,83 @@ class Intake:
             self.types.setdefault(name, cur)
 
     def _column(self, name: str, vals: list[Any], bad: dict[int, str]) -> pa.Array:
-        """The careful path for one column of Python values."""
-        natural = _natural(vals)
+        """The careful path for one column of Python values.
+
+        A stored column keeps its type when every value converts losslessly; otherwise (and
+        for columns new in this load) values are taken in order: the column starts with the
+        first value's type and widens when a later value needs it, exactly as it would have
+        across chunks, so the outcome never depends on where chunks end."""
         cur = self.target(name)
-        if cur is None or cur == T.NULL:
-            if natural is None:
-                natural = _first_type(vals)
-            target = natural if natural is not None else T.NULL
+        stored = self.known.get(name)
+        if stored is not None and cur == stored:
+            target = stored
+            out, errs = _convert(vals, target)
+            if errs and self.allow_widen:
+                wider = self._fold(name, [vals[i] for i in errs], target)
+                if wider != target:
+                    target = wider
+                    out, errs = _convert(vals, target)
         else:
-            target = cur
-        if natural == target and target != T.JSON:
-            arr = _to_array(vals, target)
+            kinds = set(map(type, vals))
+            kinds.discard(type(None))
+            natural = _natural(vals) if len(kinds) == 1 else None
+            if natural is not None and (cur is None or cur == T.NULL):
+                target = natural
+            else:
+                target = self._fold(name, vals, cur)
+            arr = _to_array(vals, target) if natural == target and target != T.JSON else None
             if arr is not None:
+                self._note_big(name, target, arr)
                 self._settle(name, target)
                 return arr
-        out, errs = _convert(vals, target)
-        if errs and natural is not None and natural != target:
-            wider = T.widen(target, natural)
-            can_widen = cur is None or cur == T.NULL or self.allow_widen
-            if wider is not None and wider != target and can_widen:
-                target = wider
-                out, errs = _convert(vals, target)
+            out, errs = _convert(vals, target)
         for i, reason in errs.items():
             bad.setdefault(
                 i, f"column {name!r}: value {T.describe(vals[i])} {reason} (type {target})"
             )
+        arr = pa.array(out, type=T.to_arrow(target))
+        self._note_big(name, target, arr)
         self._settle(name, target)
-        return pa.array(out, type=T.to_arrow(target))
+        return arr
+
+    def _fold(self, name: str, vals: list[Any], start: str | None) -> str:
+        """The column's type after taking ``vals`` in order, starting from ``start``."""
+        t = start or T.NULL
+        big = name in self._big or (
+            t == T.INT64 and name in self.known and not self._stored_fits_float(name)
+        )
+        for v in vals:
+            if v is None:
+                continue
+            vt = T.value_type(v)
+            if vt is None:
+                continue
+            if vt != t:
+                w = T.widen(t, vt)
+                if w == T.FLOAT64 and t == T.INT64 and big:
+                    w = None  # floats would round the integers beyond 2**53 already taken
+                if w is not None:
+                    t = w
+            if type(v) is int and abs(v) > T.FLOAT_EXACT_INT and t != T.FLOAT64:
+                big = True
+        return t
+
+    def _stored_fits_float(self, name: str) -> bool:
+        if name not in self._probed:
+            self._probed[name] = self.probe(name) if self.probe else False
+        return self._probed[name]
+
+    def _note_big(self, name: str, target: str, arr: pa.Array) -> None:
+        """Remember integer columns of this load holding values a float cannot hold exactly."""
+        if name in self._big or not (target == T.INT64 or target == T.BIGINT):
+            return
+        if target == T.BIGINT:
+            self._big.add(name)
+            return
+        mm = pc.min_max(arr)
+        lo, hi = mm["min"].as_py(), mm["max"].as_py()
+        if lo is not None and (lo < -T.FLOAT_EXACT_INT or hi > T.FLOAT_EXACT_INT):
+            self._big.add(name)
 
     # ------------------------------------------------------------------ Arrow
 
@@ -271,8 +326,14 @@ class Intake:
             col = table.column(name).combine_chunks()
             if pa.types.is_dictionary(col.type):
                 col = col.dictionary_decode()
-            if (pa.types.is_timestamp(col.type) or pa.types.is_time(col.type)) and col.type.unit == "ns":
-                us = pa.timestamp("us", tz=col.type.tz) if pa.types.is_timestamp(col.type) else pa.time64("us")
+            if (
+                pa.types.is_timestamp(col.type) or pa.types.is_time(col.type)
+            ) and col.type.unit == "ns":
+                us = (
+                    pa.timestamp("us", tz=col.type.tz)
+                    if pa.types.is_timestamp(col.type)
+                    else pa.time64("us")
+                )
                 try:  # pandas' datetime64[ns]: fine when every value is whole microseconds
                     col = col.cast(us, safe=True)
                 except pa.ArrowInvalid:
@@ -281,6 +342,7 @@ class Intake:
             if lt is not None and self._accepts(name, lt):
                 if col.type != T.to_arrow(lt):
                     col = col.cast(T.to_arrow(lt))
+                self._note_big(name, lt, col)
                 self._settle(name, lt)
                 arrays[name] = col
                 continue
@@ -505,6 +567,8 @@ def _fallback(v: Any) -> Any:
         return {str(k): _fallback(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [_fallback(x) for x in v]
+    if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**64:
+        return str(v)  # JSON engines cannot hold it as a number
     if v is None or isinstance(v, (bool, int, str)):
         return v
     if isinstance(v, float) and math.isfinite(v):
@@ -555,7 +619,9 @@ def _pieces(data: Any, chunk_rows: int) -> Iterator[_Rows | pa.Table]:
         return
     if isinstance(data, (io.BufferedIOBase, io.RawIOBase)):  # JSON lines, e.g. sys.stdin.buffer
         name = getattr(data, "name", "<stream>")
-        yield from _jsonl_pieces(data, Path(name if isinstance(name, str) else "<stream>"), chunk_rows)
+        yield from _jsonl_pieces(
+            data, Path(name if isinstance(name, str) else "<stream>"), chunk_rows
+        )
         return
     if isinstance(data, (bytes, bytearray)) or not isinstance(data, Iterable):
         raise InputError(
@@ -611,7 +677,9 @@ def _file_pieces(path: Path, chunk_rows: int) -> Iterator[_Rows | pa.Table]:
             import pyarrow.parquet as pq
 
             # Parquet needs random access: a compressed .parquet.gz is decompressed in memory
-            source: Any = pa.BufferReader(stream.read()) if path.suffix.lower() in _COMPRESSION else str(path)
+            source: Any = (
+                pa.BufferReader(stream.read()) if path.suffix.lower() in _COMPRESSION else str(path)
+            )
             stream.close()
             try:
                 pf = pq.ParquetFile(source)

@@ -95,6 +95,9 @@ class Destination(Protocol):
     def health(self) -> Health: ...
     def close(self) -> None: ...
 
+    # optional: ``stored_fits_float(table, column) -> bool`` on its own connection; without it
+    # a stored integer column never widens to float64 (fractional values are rejected)
+
 
 #: URL scheme -> "module:Class", imported on first use.
 REGISTRY: dict[str, str] = {

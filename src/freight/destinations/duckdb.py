@@ -298,6 +298,20 @@ class DuckDBDestination:
             if not r["column_name"].startswith(RESERVED_PREFIX)
         }
 
+    def stored_fits_float(self, table: str, column: str) -> bool:
+        """Whether every stored value of an integer column is exact as a float (|v| <= 2**53).
+        Runs on its own cursor: intake may ask from its producer thread mid-load."""
+        cur = self.conn.cursor()
+        try:
+            rows = cur.execute(
+                f"SELECT coalesce(max(abs({q(column)})), 0) <= {2**53} FROM {q(table)}"
+            ).fetchall()
+            return bool(rows and rows[0][0])
+        except duckdb.Error:
+            return False
+        finally:
+            cur.close()
+
     def tables(self) -> list[str]:
         rows = self._rows(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = current_schema() "
