@@ -451,3 +451,16 @@ def test_record_batch_reader_is_streamed(ds: freight.Dataset) -> None:
     assert counts(r) == {"inserted": 5000}
     assert batches_read == 50
     assert sorted(x["i"] for x in rows(ds, "t")) == list(range(5000))
+
+
+def test_bad_line_with_on_reject_fail_commits_nothing(ds: freight.Dataset, tmp_path: Path) -> None:
+    ds.load([{"id": 0, "name": "seed"}], "t")
+    path = write(
+        tmp_path / "f.jsonl.gz", jsonl_bytes(ROWS[:2]) + b"{oops\n" + jsonl_bytes(ROWS[2:])
+    )
+    with pytest.raises(freight.RejectedRowsError) as ei:
+        ds.load(path, "t", on_reject="fail")
+    assert "f.jsonl" in str(ei.value) and "line 3" in str(ei.value)
+    assert rows(ds, "t") == [{"id": 0, "name": "seed"}]
+    assert ds.schema("t") == {"id": "int64", "name": "string"}
+    assert ds.rejected() == []

@@ -489,3 +489,81 @@ def test_concurrent_merges_of_overlapping_keys_never_duplicate(url: str) -> None
         assert all(r["w"] == -1 or r["w"] * 10 <= r["id"] < r["w"] * 10 + 40 for r in got)
         committed = [h for h in ds.history("c") if h.status == "committed"]
         assert len(committed) == len(results) + 1
+
+
+# --------------------------------------------------------------------------- more edges
+
+
+def test_incremental_mark_survives_loads_with_nothing_new(ds: freight.Dataset) -> None:
+    load(ds, [{"id": 1, "ts": 100}], strategy="incremental", cursor="ts")
+    r = load(ds, [{"id": 2, "ts": 90}, {"id": 3, "ts": 100}], strategy="incremental", cursor="ts")
+    assert r.status == "committed" and counts(r) == {"skipped": 2}
+    assert str(ds.history("t")[0].cursor_value) == "100"
+    r = load(ds, [], strategy="incremental", cursor="ts")
+    assert r.rows_in == 0
+    r = load(ds, [{"id": 4, "ts": 99}, {"id": 5, "ts": 101}], strategy="incremental", cursor="ts")
+    assert counts(r) == {"inserted": 1, "skipped": 1}
+    assert sorted(x["ts"] for x in rows(ds, "t")) == [100, 101]
+
+
+@pytest.mark.parametrize(
+    ("older", "newer"),
+    [
+        ("2024-01-09", "2024-01-10"),  # text compares as text
+        (1.5, 1.75),
+    ],
+    ids=["text", "float"],
+)
+def test_incremental_mark_keeps_the_cursor_type(ds: freight.Dataset, older, newer) -> None:
+    from datetime import date
+
+    load(ds, [{"id": 1, "c": older}], strategy="incremental", cursor="c")
+    r = load(ds, [{"id": 2, "c": older}, {"id": 3, "c": newer}], strategy="incremental", cursor="c")
+    assert counts(r) == {"inserted": 1, "skipped": 1}
+    if isinstance(older, str):  # and real dates compare as dates
+        load(ds, [{"id": 1, "d": date(2024, 1, 9)}], "d", strategy="incremental", cursor="d")
+        r = load(
+            ds,
+            [{"id": 2, "d": date(2024, 1, 9)}, {"id": 3, "d": date(2024, 1, 10)}],
+            "d",
+            strategy="incremental",
+            cursor="d",
+        )
+        assert counts(r) == {"inserted": 1, "skipped": 1}
+
+
+def test_incremental_mark_compares_numbers_as_numbers(ds: freight.Dataset) -> None:
+    load(ds, [{"ts": 9}], strategy="incremental", cursor="ts")
+    r = load(ds, [{"ts": 10}, {"ts": 100}], strategy="incremental", cursor="ts")
+    assert counts(r) == {"inserted": 2}  # "10" < "9" as text, but 10 > 9
+
+
+def test_composite_key_with_one_part_null_is_rejected(ds: freight.Dataset) -> None:
+    r = load(
+        ds,
+        [{"a": 1, "b": 1, "v": 0}, {"a": 1, "b": None, "v": 1}, {"a": None, "b": 2, "v": 2}],
+        strategy="merge",
+        key=["a", "b"],
+    )
+    assert counts(r) == {"inserted": 1, "rejected": 2}
+    assert rows(ds, "t") == [{"a": 1, "b": 1, "v": 0}]
+
+
+def test_weird_names_as_composite_key_and_cursor(ds: freight.Dataset) -> None:
+    k1, k2, cur = 'k "one"', "k; two", "select"
+    batch = [{k1: 1, k2: "x", cur: 5, "v": "a"}, {k1: 1, k2: "y", cur: 6, "v": "b"}]
+    r = load(ds, batch, "weird table", strategy="incremental", key=[k1, k2], cursor=cur)
+    assert counts(r) == {"inserted": 2}
+    r = load(
+        ds,
+        [{k1: 1, k2: "x", cur: 7, "v": "A"}, {k1: 1, k2: "y", cur: 6, "v": "B"}],
+        "weird table",
+        strategy="incremental",
+        key=[k1, k2],
+        cursor=cur,
+    )
+    assert counts(r) == {"updated": 1, "skipped": 1}
+    assert rows(ds, "weird table", [k2]) == [
+        {k1: 1, k2: "x", cur: 7, "v": "A"},
+        {k1: 1, k2: "y", cur: 6, "v": "b"},
+    ]
