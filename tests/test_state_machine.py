@@ -29,8 +29,8 @@ from _conformance import assert_accounted, counts
 
 settings.register_profile(
     "freight-quick",
-    max_examples=25,
-    stateful_step_count=10,
+    max_examples=40,
+    stateful_step_count=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -84,7 +84,8 @@ class LoadMachine(RuleBasedStateMachine):
             assert counts(r) == ({"skipped": len(batch)} if batch else {}), r
             return
         assert r.status == "committed", r
-        dedup = len(batch) - len(last_wins(batch))
+        keyed = [r for r in batch if r.get("id") is not None]
+        dedup = len(keyed) - len(last_wins(keyed))
         want = {k: v for k, v in {**expected, "deduplicated": dedup}.items() if v}
         assert counts(r) == want, (r, want, self.model)
         for name, value in extra.items():
@@ -189,6 +190,33 @@ class LoadMachine(RuleBasedStateMachine):
         self.run("replace", batch, self.tally(inserted=len(final)), removed=removed)
         if batch:
             self.exists = True
+
+    @rule(
+        batch=batches,
+        bad=st.lists(st.sampled_from([{"id": None, "v": 1}, {"v": 2}]), min_size=1, max_size=3),
+    )
+    def merge_with_rejected_rows(self, batch: list[dict], bad: list[dict]) -> None:
+        """Rows with a NULL or missing key are rejected and quarantined, the rest merge."""
+        mixed = [*bad, *batch]
+        quarantined = len(self.ds.rejected(self.table))
+        if ("merge", repr(mixed)) == self.last:
+            self.run("merge", mixed, {})
+            return
+        ins = upd = same = 0
+        for k, r in last_wins(batch).items():
+            if k not in self.model:
+                ins += 1
+            elif self.model[k] == r["v"]:
+                same += 1
+            else:
+                upd += 1
+            self.model[k] = r["v"]
+        self.run(
+            "merge", mixed, self.tally(inserted=ins, updated=upd, unchanged=same, rejected=len(bad))
+        )
+        if batch:
+            self.exists = True
+        assert len(self.ds.rejected(self.table)) == quarantined + len(bad)
 
     @precondition(lambda self: self.last is not None)
     @rule()
