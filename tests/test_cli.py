@@ -195,7 +195,7 @@ def test_bad_strategy_is_one_line_exit_2(url: str, users: Path) -> None:
 def test_freight_error_is_one_line_exit_1(url: str) -> None:
     r = run("schema", "nope", "--url", url)
     assert r.exit_code == 1
-    assert one_error_line(r) == "error: no table 'nope' [table 'nope']"
+    assert one_error_line(r) == "error: no table 'nope'"
 
 
 def test_verbose_shows_the_traceback(url: str) -> None:
@@ -203,7 +203,7 @@ def test_verbose_shows_the_traceback(url: str) -> None:
     assert r.exit_code == 1
     assert r.stderr.startswith("Traceback (most recent call last)")
     assert "FreightError" in r.stderr
-    assert r.stderr.splitlines()[-1] == "error: no table 'nope' [table 'nope']"
+    assert r.stderr.splitlines()[-1] == "error: no table 'nope'"
 
 
 def test_missing_file_loads_nothing(url: str, users: Path, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from ._errors import (
     RejectedRowsError,
     SchemaContractError,
 )
+from ._checksum import Checksum
 from ._intake import Chunk, Intake, Reject
 from ._plan import RESERVED_PREFIX, Plan, check_identifier, make_plan
 from ._result import Health, LoadRecord, LoadResult, RejectedRow
@@ -145,8 +146,8 @@ class Dataset:
                 column=name if what == "column" else None,
             )
 
-    def _check_columns(self, names: Sequence[str], plan: Plan) -> None:
-        seen: dict[str, str] = {}
+    def _check_columns(self, names: Sequence[str], plan: Plan, stored: Sequence[str] = ()) -> None:
+        seen: dict[str, str] = {c.lower(): c for c in stored}
         for c in names:
             self._check_name(c, "column")
             if c.startswith(RESERVED_PREFIX):
@@ -168,12 +169,18 @@ class Dataset:
     def _load_once(
         self, data: Any, plan: Plan, load_id: str, started: datetime, t0: float
     ) -> LoadResult:
-        hasher = plan.fingerprint()
+        hasher = Checksum(plan.fingerprint())
         with self._dest.session() as s:
             existing = s.columns(plan.table)
             mark = s.last_committed(
                 plan.table, plan.cursor if plan.strategy == "incremental" else None
             )
+            for c, t in plan.hints.items():
+                if existing and c in existing and existing[c] != t:
+                    raise SchemaContractError(
+                        f"columns[{c!r}] asks for {t} but the table stores {existing[c]}",
+                        column=c,
+                    )
             keep = (
                 set(existing)
                 if existing is not None and plan.contract == "discard_columns"
@@ -205,7 +212,7 @@ class Dataset:
                     table, more = _reject_nul(table, plan)
                     chunk.rejects.extend(more)
                 rejected += len(chunk.rejects)
-                _hash_chunk(hasher, table, chunk.rejects)
+                hasher.add(table, chunk.rejects)
                 if chunk.rejects:
                     if plan.on_reject == "fail":
                         raise RejectedRowsError(
@@ -219,7 +226,7 @@ class Dataset:
                         all_rejects = []
                 if not table.num_rows and (staged or not table.column_names):
                     continue
-                self._check_columns(table.column_names, plan)
+                self._check_columns(table.column_names, plan, list(existing or ()))
                 if direct:
                     ctypes = {c: chunk.types.get(c, T.NULL) for c in table.column_names}
                     creating = creating or target is None
@@ -331,10 +338,6 @@ class Dataset:
         for c, t in plan.hints.items():
             if c in types and types[c] == T.NULL:
                 types[c] = t
-            if existing and c in existing and existing[c] != t:
-                raise SchemaContractError(
-                    f"columns[{c!r}] asks for {t} but the table stores {existing[c]}", column=c
-                )
         return dict(s.apply(plan, load_id, types, existing, mark.cursor_value))
 
     def _params(self, plan: Plan) -> dict[str, Any]:
@@ -473,23 +476,6 @@ def prefetch(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
 
 def force_or_changed(plan: Plan, last: str | None, checksum: str) -> bool:
     return plan.force or last != checksum
-
-
-def _hash_chunk(hasher: Any, table: pa.Table, rejects: list[Reject]) -> None:
-    """Feed a chunk's content to the load checksum without copying its buffers."""
-    hasher.update(str(table.schema).encode())
-    for col in table.columns:
-        for arr in col.chunks:
-            hasher.update(b"%d:%d;" % (len(arr), arr.offset))
-            if arr.offset == 0 and arr.type.num_fields == 0:
-                for buf in arr.buffers():
-                    if buf is not None:
-                        hasher.update(buf)
-            else:  # a slice of a larger input: hash just its own rows
-                hasher.update(pa.RecordBatch.from_arrays([arr], ["c"]).serialize())
-    for r in rejects:
-        hasher.update(r.reason.encode())
-        hasher.update(repr(r.row).encode())
 
 
 def _reject_nul(table: pa.Table, plan: Plan) -> tuple[pa.Table, list[Reject]]:

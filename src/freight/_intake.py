@@ -782,7 +782,7 @@ def _csv_reader(path: Path, chunk_rows: int, bad_rows: list[Reject] | None) -> A
     raw, _ = _open(path)
     return pcsv.open_csv(
         raw,
-        read_options=pcsv.ReadOptions(block_size=8 << 20),
+        read_options=pcsv.ReadOptions(block_size=8 << 20, use_threads=False),
         parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid),
         convert_options=pcsv.ConvertOptions(
             column_types={n: pa.string() for n in names},
@@ -814,8 +814,12 @@ def _csv_fits(vals: pa.Array, t: str) -> bool:
         cast = vals.cast(T.to_arrow(t))
     except (pa.ArrowException, ValueError):
         return False
+    if (
+        t in (T.INT64, T.FLOAT64)
+        and pc.any(pc.match_substring_regex(vals, r"^\s*[+-]?0\d")).as_py()
+    ):
+        return False  # "007" would read back as 7: keep such columns as text
     if t == T.INT64:
-        # "007" would read back as "7": keep such columns as text
         return bool(pc.all(pc.equal(cast.cast(pa.string()), vals)).as_py())
     if t == T.TIMESTAMPTZ:
         return bool(pc.all(pc.match_substring_regex(vals, r"(Z|[+-]\d\d:?\d\d)$")).as_py())

@@ -62,10 +62,11 @@ class LoadResult:
             shown.append(f"removed {self.removed}")
         body = ", ".join(shown) if shown else "no rows"
         changes = f"; schema: {'; '.join(self.schema_changes)}" if self.schema_changes else ""
-        return (
+        line = (
             f"{self.status} {self.strategy} into {self.table}: {self.rows_in} rows in "
             f"({body}){changes} in {self.seconds:.3f}s [load {self.load_id}]"
         )
+        return line.replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever the names
 
 
 @dataclass(frozen=True, slots=True)
