@@ -15,6 +15,7 @@ import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from . import _types as T
+from ._checksum import Checksum
 from ._errors import (
     DestinationError,
     FreightError,
@@ -22,7 +23,6 @@ from ._errors import (
     RejectedRowsError,
     SchemaContractError,
 )
-from ._checksum import Checksum
 from ._intake import Chunk, Intake, Reject
 from ._plan import RESERVED_PREFIX, Plan, check_identifier, make_plan
 from ._result import Health, LoadRecord, LoadResult, RejectedRow
