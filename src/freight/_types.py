@@ -242,8 +242,6 @@ def value_type(v: Any) -> str | None:
     return None
 
 
-
-
 def widen(a: str, b: str) -> str | None:
     """The narrowest type holding every value of both ``a`` and ``b`` exactly, or None.
 

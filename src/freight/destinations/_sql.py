@@ -183,7 +183,9 @@ class SqlSession:
         ]
         cols = ", ".join(self._i(c) for c, _ in REJECTED_COLUMNS)
         marks = ", ".join([self._p] * len(REJECTED_COLUMNS))
-        self._executemany(f"INSERT INTO {self._table_ref(REJECTED)} ({cols}) VALUES ({marks})", rows)
+        self._executemany(
+            f"INSERT INTO {self._table_ref(REJECTED)} ({cols}) VALUES ({marks})", rows
+        )
 
     def _executemany(self, sql: str, rows: list[list[Any]]) -> None:
         for r in rows:
@@ -201,7 +203,9 @@ class SqlSession:
         self._stage_types = dict(types)
 
     def stage_add(self, name: str, ltype: str) -> None:
-        self._exec(f"ALTER TABLE {self._stage_ref()} ADD COLUMN {self._i(name)} {self.dialect.sql_type(ltype)}")
+        self._exec(
+            f"ALTER TABLE {self._stage_ref()} ADD COLUMN {self._i(name)} {self.dialect.sql_type(ltype)}"
+        )
         self._stage_types[name] = ltype
 
     def stage_alter(self, name: str, ltype: str) -> None:
@@ -209,7 +213,9 @@ class SqlSession:
         self._stage_types[name] = ltype
 
     def _alter_sql(self, table_ref: str, name: str, ltype: str) -> str:
-        return self.dialect.alter_fmt.format(t=table_ref, c=self._i(name), ty=self.dialect.sql_type(ltype))
+        return self.dialect.alter_fmt.format(
+            t=table_ref, c=self._i(name), ty=self.dialect.sql_type(ltype)
+        )
 
     def stage_drop(self) -> None:
         self._exec(f"DROP TABLE IF EXISTS {self._stage_ref()}")
@@ -278,8 +284,15 @@ class SqlSession:
     ) -> dict[str, Any]:
         """Run the strategy from the stage; return the counters and schema changes."""
         out: dict[str, Any] = {
-            "inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0, "skipped": 0,
-            "deduplicated": 0, "removed": 0, "schema_changes": [], "cursor_value": cursor_mark,
+            "inserted": 0,
+            "updated": 0,
+            "unchanged": 0,
+            "deleted": 0,
+            "skipped": 0,
+            "deduplicated": 0,
+            "removed": 0,
+            "schema_changes": [],
+            "cursor_value": cursor_mark,
         }
         stage = self._stage_ref()
         p = self._p
@@ -298,7 +311,10 @@ class SqlSession:
 
         if plan.keyed and n:
             keys = ", ".join(self._i(k) for k in plan.key)
-            distinct = int(self._scalar(f"SELECT count(*) AS n FROM (SELECT DISTINCT {keys} FROM {stage}) d") or 0)
+            distinct = int(
+                self._scalar(f"SELECT count(*) AS n FROM (SELECT DISTINCT {keys} FROM {stage}) d")
+                or 0
+            )
             if distinct < n:
                 self._exec(
                     f"DELETE FROM {stage} WHERE {self._i(SEQ)} NOT IN "
@@ -326,7 +342,8 @@ class SqlSession:
             if missing:
                 raise SchemaContractError(
                     f"table {plan.table!r} has no key column {missing[0]!r} to match rows on",
-                    table=plan.table, column=missing[0],
+                    table=plan.table,
+                    column=missing[0],
                 )
 
         cols = [c for c in types if c in existing]
@@ -343,7 +360,9 @@ class SqlSession:
             out["removed"] = self._exec(f"DELETE FROM {ref}")
             out["inserted"] = self._exec(insert_all, [load_id]) if n else 0
         elif strategy == "delete":
-            out["deleted"] = self._exec(f"DELETE FROM {ref} t USING {stage} s WHERE {join}") if n else 0
+            out["deleted"] = (
+                self._exec(f"DELETE FROM {ref} t USING {stage} s WHERE {join}") if n else 0
+            )
             out["skipped"] += n - out["deleted"]
         elif strategy in ("merge", "insert_only", "update_only"):
             updated, inserted = self._upsert(plan, cols, load_id, join, insert_all) if n else (0, 0)
@@ -352,9 +371,16 @@ class SqlSession:
             elif strategy == "insert_only":
                 out["skipped"] += n - inserted
             else:
-                matched = int(self._scalar(
-                    f"SELECT count(*) AS n FROM {stage} s WHERE EXISTS (SELECT 1 FROM {ref} t WHERE {join})"
-                ) or 0) if n else 0
+                matched = (
+                    int(
+                        self._scalar(
+                            f"SELECT count(*) AS n FROM {stage} s WHERE EXISTS (SELECT 1 FROM {ref} t WHERE {join})"
+                        )
+                        or 0
+                    )
+                    if n
+                    else 0
+                )
                 out["unchanged"] = matched - updated
                 out["skipped"] += n - matched
             out["updated"], out["inserted"] = updated, inserted
@@ -423,10 +449,28 @@ def _cursor_text(v: Any) -> str | None:
 
 def _record_values(r: LoadRecord, params: dict[str, Any]) -> list[Any]:
     return [
-        r.load_id, r.table, r.strategy, r.status, r.rows_in, r.inserted, r.updated, r.unchanged,
-        r.deleted, r.skipped, r.deduplicated, r.rejected, r.removed, r.checksum, r.schema_version,
-        r.cursor_column, _cursor_text(r.cursor_value), r.started_at, r.finished_at, r.error,
-        _json(r.schema_changes), _json(params),
+        r.load_id,
+        r.table,
+        r.strategy,
+        r.status,
+        r.rows_in,
+        r.inserted,
+        r.updated,
+        r.unchanged,
+        r.deleted,
+        r.skipped,
+        r.deduplicated,
+        r.rejected,
+        r.removed,
+        r.checksum,
+        r.schema_version,
+        r.cursor_column,
+        _cursor_text(r.cursor_value),
+        r.started_at,
+        r.finished_at,
+        r.error,
+        _json(r.schema_changes),
+        _json(params),
     ]
 
 
