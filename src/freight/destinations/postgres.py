@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -221,6 +222,7 @@ class PostgresSession(SqlSession):
         self.conn = conn
         self._locked: set[str] = set()
         self._no_load_id: set[str] = set()
+        self._fresh: set[str] = set()  # keyed tables this load created
         self._changes: list[str] = []
 
     # --------------------------------------------------------------- driver hooks
@@ -349,8 +351,20 @@ class PostgresSession(SqlSession):
     ) -> dict[str, Any]:
         self._lock(plan.table, existing)
         out = super().apply(plan, load_id, types, existing, cursor_mark)
+        if plan.table in self._fresh:  # one bulk index build once the rows are in
+            keys = ", ".join(self._i(k) for k in plan.key)
+            self._exec(f"ALTER TABLE {self._table_ref(plan.table)} ADD PRIMARY KEY ({keys})")
         out["schema_changes"] = out["schema_changes"] + self._drain()
         return out
+
+    def create_table(self, plan: Plan, types: dict[str, str]) -> None:
+        """A keyed table is created without its primary key, which ``apply`` adds after the
+        insert: nobody else can see the table before the commit, and the stage holds each
+        key once, so the rows go in with a plain INSERT."""
+        if not plan.keyed:
+            return super().create_table(plan, types)
+        super().create_table(replace(plan, key=()), types)
+        self._fresh.add(plan.table)
 
     def _drain(self) -> list[str]:
         changes, self._changes = self._changes, []
@@ -365,6 +379,8 @@ class PostgresSession(SqlSession):
         inserts of the same key, and exact about inserted vs updated (``xmax = 0``)."""
         if plan.apply_as == "update_only":
             return super()._upsert(plan, cols, load_id, join, insert_all)
+        if plan.table in self._fresh:
+            return 0, self._exec(insert_all, [load_id])
         self._ensure_unique_key(plan)
         i = self._i
         keys = ", ".join(i(k) for k in plan.key)
@@ -575,6 +591,18 @@ class PostgresDestination:
     def columns(self, table: str) -> dict[str, str] | None:
         with self._conn() as conn:
             return self._logical(self._pg_columns(conn, table))
+
+    def stored_fits_float(self, table: str, column: str) -> bool:
+        """Whether every stored value of an integer column is exact as a float (|v| <= 2**53),
+        asked on a connection of its own (intake asks from its producer thread)."""
+        try:
+            rows = self._rows(
+                f"SELECT coalesce(max(abs({DIALECT.ident(column)})), 0) <= {T.FLOAT_EXACT_INT} "
+                f"AS ok FROM {self._ref(table)}"
+            )
+        except DestinationError:
+            return False  # e.g. abs(-2**63) overflows: that one does not fit either
+        return bool(rows and rows[0]["ok"])
 
     def tables(self) -> list[str]:
         rows = self._rows(
