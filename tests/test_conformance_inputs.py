@@ -277,6 +277,11 @@ DATASETS = {
         for i in range(40)
     ],
     "mixed": _mixed,
+    # rows 28..34 (one whole chunk of 7) are all rejected, and only they have "only_here"
+    "column-only-in-rejected-rows": lambda: [
+        {"seq": i, "n": i} if not 28 <= i <= 34 else {"seq": i, "n": "x", "only_here": 1}
+        for i in range(40)
+    ],
 }
 
 

@@ -639,3 +639,36 @@ def test_rejected_lists_every_table_or_one(ds: freight.Dataset) -> None:
     assert {(q.table, q.load_id) for q in ds.rejected()} == {("qa", ra.load_id), ("qb", rb.load_id)}
     assert [q.row for q in ds.rejected("qb")] == [{"n": "x"}]
     assert ds.rejected("nope") == []
+
+
+# --------------------------------------------------------------------------- generated rows
+
+typed_columns = {
+    "i": st.integers(-(2**63), 2**63 - 1),
+    "f": st.floats(allow_nan=False),
+    "s": st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")),
+    "b": st.booleans(),
+    "d": st.dates(),
+    "ts": st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30)),
+    "by": st.binary(max_size=20),
+}
+
+
+@hsettings
+@given(
+    data=st.lists(
+        st.fixed_dictionaries({k: v | st.none() for k, v in typed_columns.items()}),
+        min_size=1,
+        max_size=10,
+    ),
+    as_arrow=st.booleans(),
+)
+def test_generated_rows_round_trip(ds: freight.Dataset, data, as_arrow: bool) -> None:
+    import pyarrow as pa
+
+    table = f"gr_{uuid.uuid4().hex[:10]}"
+    given_rows = [{"n": n, **r} for n, r in enumerate(data)]
+    r = ds.load(pa.Table.from_pylist(given_rows) if as_arrow else given_rows, table)
+    assert counts(r) == {"inserted": len(data)}
+    got = rows(ds, table, "n")
+    assert [{k: x.get(k) for k in given_rows[0]} for x in got] == given_rows
