@@ -75,18 +75,20 @@ def stored_objects(ds: freight.Dataset, url: str) -> set[tuple[str, ...]]:
         return {tuple(r) for r in (*tables, *views, *schemas)}
     import psycopg
 
+    ours = _pg_schema(url)
+    # our schema and anything that looks like a side schema for staging; not the rest of the
+    # server's schemas, which other runs create and drop concurrently
+    visible = "(n.nspname = %s OR n.nspname LIKE %s OR n.nspname ILIKE '%%stag%%')"
+    params = [ours, ours + "\\_%"]
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         rels = conn.execute(
             "SELECT 'rel', n.nspname, c.relname, c.relkind::text FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f') "
-            "AND n.nspname NOT LIKE 'pg\\_temp%%' AND n.nspname NOT LIKE 'pg\\_toast%%' "
-            "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname = %s",
-            [_pg_schema(url)],
+            f"WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f') AND {visible}",
+            params,
         ).fetchall()
         schemas = conn.execute(
-            "SELECT 'schema', nspname FROM pg_namespace WHERE nspname LIKE %s",
-            [_pg_schema(url) + "%"],
+            f"SELECT 'schema', n.nspname FROM pg_namespace n WHERE {visible}", params
         ).fetchall()
     return {tuple(r) for r in (*rels, *schemas)}
 
