@@ -378,3 +378,23 @@ def test_failure_at_any_step_rolls_back_data_schema_and_quarantine(
     with freight.connect(url) as ds:
         assert snapshot(ds, "t") == before
         assert ds.load(batch, "t", strategy="merge", key="id").status == "committed"
+
+
+def test_loads_into_other_tables_do_not_break_idempotency(ds: freight.Dataset) -> None:
+    ds.load(BASE, "t", strategy="merge", key="id")
+    ds.load([{"id": 1, "v": "other"}], "u", strategy="merge", key="id")
+    r = ds.load(BASE, "t", strategy="merge", key="id")
+    assert r.status == "skipped"
+
+
+def test_the_same_file_twice_is_skipped_and_a_changed_file_is_not(
+    ds: freight.Dataset, tmp_path
+) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"id": 1, "v": "a"}\n{"id": 2, "v": "b"}\n')
+    assert ds.load(path, "t", strategy="merge", key="id").status == "committed"
+    r = ds.load(path, "t", strategy="merge", key="id")
+    assert r.status == "skipped" and counts(r) == {"skipped": 2}
+    path.write_bytes(b'{"id": 1, "v": "a"}\n{"id": 2, "v": "B"}\n')
+    r = ds.load(path, "t", strategy="merge", key="id")
+    assert r.status == "committed" and counts(r) == {"unchanged": 1, "updated": 1}

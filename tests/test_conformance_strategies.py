@@ -567,3 +567,17 @@ def test_weird_names_as_composite_key_and_cursor(ds: freight.Dataset) -> None:
         {k1: 1, k2: "x", cur: 7, "v": "A"},
         {k1: 1, k2: "y", cur: 6, "v": "b"},
     ]
+
+
+def test_replace_batch_lacking_a_column_leaves_it_null(ds: freight.Dataset) -> None:
+    load(ds, [{"id": 1, "a": "x", "b": "y"}])
+    r = load(ds, [{"id": 5, "a": "z"}], strategy="replace")
+    assert (counts(r), r.removed) == ({"inserted": 1}, 1)
+    assert rows(ds, "t") == [{"id": 5, "a": "z", "b": None}]
+
+
+def test_update_only_batch_lacking_a_column_leaves_stored_values(ds: freight.Dataset) -> None:
+    load(ds, [{"id": 1, "a": "a1", "b": "b1"}], strategy="merge", key="id")
+    r = load(ds, [{"id": 1, "a": "A1"}, {"id": 2, "a": "a2"}], strategy="update_only", key="id")
+    assert counts(r) == {"updated": 1, "skipped": 1}
+    assert rows(ds, "t") == [{"id": 1, "a": "A1", "b": "b1"}]

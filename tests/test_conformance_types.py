@@ -475,6 +475,7 @@ WEIRD = [
 
 @pytest.mark.parametrize("name", WEIRD)
 def test_identifiers_are_kept_exactly_and_quoted(ds: freight.Dataset, name: str) -> None:
+    ds.load([{"keep": 1}], "x")
     r = ds.load([{name: 1, "v": "a"}, {name: 2, "v": "b"}], name, strategy="merge", key=name)
     assert counts(r) == {"inserted": 2}
     r = ds.load([{name: 2, "v": "B", "x y": 1}], name, strategy="merge", key=name)
@@ -486,6 +487,8 @@ def test_identifiers_are_kept_exactly_and_quoted(ds: freight.Dataset, name: str)
     assert [h.table for h in ds.history(name)] == [name, name]
     ds.load([{name: None}], name, strategy="merge", key=name)
     assert ds.rejected(name)[0].table == name
+    assert rows(ds, "x") == [{"keep": 1}]  # nothing was injected
+    assert sorted(ds.tables()) == sorted([name, "x"])
 
 
 def test_columns_differing_only_by_case_are_refused(ds: freight.Dataset) -> None:

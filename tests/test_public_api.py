@@ -243,3 +243,11 @@ def test_rows_per_second_is_derived(ds: freight.Dataset) -> None:
     assert r.rows_per_second == pytest.approx(r.rows_in / r.seconds)
     empty = ds.load([], "t2")
     assert empty.rows_per_second >= 0
+
+
+def test_module_level_load_opens_loads_and_closes(url: str) -> None:
+    r = freight.load([{"id": 1}], url, table="t", strategy="merge", key="id")
+    assert isinstance(r, freight.LoadResult) and r.inserted == 1
+    with freight.connect(url) as ds:
+        assert ds.read("t").to_pylist() == [{"id": 1}]
+        assert repr(ds).startswith("Dataset(")
