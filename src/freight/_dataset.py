@@ -224,7 +224,7 @@ class Dataset:
                     if len(all_rejects) >= 10_000:
                         s.quarantine(load_id, plan.table, all_rejects)
                         all_rejects = []
-                if not table.num_rows and (staged or not table.column_names):
+                if not table.column_names:
                     continue
                 self._check_columns(table.column_names, plan, list(existing or ()))
                 if direct:

@@ -237,14 +237,17 @@ class Intake:
         across chunks, so the outcome never depends on where chunks end."""
         cur = self.target(name)
         stored = self.known.get(name)
-        if stored is not None and cur == stored:
+        if stored is not None and stored != T.NULL and cur == stored:
             target = stored
             out, errs = _convert(vals, target)
+            pool = sorted(errs)  # only values that do not fit may widen a stored column
             if errs and self.allow_widen:
-                wider = self._fold(name, [vals[i] for i in errs], target)
+                wider = self._fold(name, [vals[i] for i in pool], target)
                 if wider != target:
                     target = wider
                     out, errs = _convert(vals, target)
+            if errs and target != stored:
+                self._explain(name, [vals[i] for i in pool], stored, errs, pool)
         else:
             kinds = set(map(type, vals))
             kinds.discard(type(None))
@@ -259,22 +262,27 @@ class Intake:
                 self._settle(name, target)
                 return arr
             out, errs = _convert(vals, target)
+            if errs and target != cur:
+                self._explain(name, vals, cur, errs, list(range(len(vals))))
         for i, reason in errs.items():
-            bad.setdefault(
-                i, f"column {name!r}: value {T.describe(vals[i])} {reason} (type {target})"
-            )
+            why, _, then = reason.partition("\x00")
+            text = f"column {name!r}: value {T.describe(vals[i])} {why} (type {then or target})"
+            bad[i] = min(bad[i], text) if i in bad else text  # the same whatever the column order
         arr = pa.array(out, type=T.to_arrow(target))
         self._note_big(name, target, arr)
         self._settle(name, target)
         return arr
 
-    def _fold(self, name: str, vals: list[Any], start: str | None) -> str:
-        """The column's type after taking ``vals`` in order, starting from ``start``."""
+    def _fold(
+        self, name: str, vals: list[Any], start: str | None, at: dict[int, str] | None = None
+    ) -> str:
+        """The column's type after taking ``vals`` in order, starting from ``start``. With
+        ``at``, record for each of its positions the type in force when that value came."""
         t = start or T.NULL
-        big = name in self._big or (
-            t == T.INT64 and name in self.known and not self._stored_fits_float(name)
-        )
-        for v in vals:
+        big = name in self._big
+        for pos, v in enumerate(vals):
+            if at is not None and pos in at:
+                at[pos] = t
             if v is None:
                 continue
             vt = T.value_type(v)
@@ -282,13 +290,34 @@ class Intake:
                 continue
             if vt != t:
                 w = T.widen(t, vt)
-                if w == T.FLOAT64 and t == T.INT64 and big:
+                if w == T.FLOAT64 and t == T.INT64 and (big or not self._ints_fit_float(name)):
                     w = None  # floats would round the integers beyond 2**53 already taken
                 if w is not None:
                     t = w
             if type(v) is int and abs(v) > T.FLOAT_EXACT_INT and t != T.FLOAT64:
                 big = True
         return t
+
+    def _explain(
+        self, name: str, seen: list[Any], start: str | None, errs: dict[int, str], pool: list[int]
+    ) -> None:
+        """Reword each rejection against the type the column had when the value came, as a
+        chunk-by-chunk load would have seen it."""
+        where = {p: i for p, i in enumerate(pool) if i in errs}
+        at: dict[int, str] = dict.fromkeys(where, T.NULL)
+        self._fold(name, seen, start, at)
+        for p, i in where.items():
+            t = at[p]
+            if t == T.NULL:
+                continue
+            try:
+                T.converter(t)(seen[p])
+            except T.Unfit as e:
+                errs[i] = f"{e}\x00{t}"
+
+    def _ints_fit_float(self, name: str) -> bool:
+        """Whether the stored integers of ``name`` (if it is a stored column) fit a float."""
+        return self.known.get(name) != T.INT64 or self._stored_fits_float(name)
 
     def _stored_fits_float(self, name: str) -> bool:
         if name not in self._probed:

@@ -61,6 +61,19 @@ REJECTED_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: the comment marking a column that has held only NULLs (no type yet)
+UNTYPED = "freight:untyped"
+
+
+def merged_types(existing: dict[str, str], types: dict[str, str]) -> dict[str, str]:
+    """The table's columns after a load of ``types``: an all-NULL chunk never narrows a type."""
+    out = dict(existing)
+    for c, t in types.items():
+        if t != T.NULL or c not in out:
+            out[c] = t
+    return out
+
+
 def q(name: str) -> str:
     """Quote an identifier (standard SQL double quotes)."""
     return '"' + name.replace('"', '""') + '"'
@@ -228,6 +241,15 @@ class SqlSession:
         if plan.keyed:
             cols.append(f"PRIMARY KEY ({', '.join(self._i(k) for k in plan.key)})")
         self._exec(f"CREATE TABLE {self._table_ref(plan.table)} ({', '.join(cols)})")
+        for c, t in types.items():
+            if t == T.NULL:
+                self._mark_untyped(plan.table, c, True)
+
+    def _mark_untyped(self, table: str, column: str, untyped: bool) -> None:
+        """A column that has held only NULLs has no type yet: it is stored as text and marked
+        with a comment, so a later load gives it its type (``columns()`` reports ``null``)."""
+        value = f"'{UNTYPED}'" if untyped else "NULL"
+        self._exec(f"COMMENT ON COLUMN {self._table_ref(table)}.{self._i(column)} IS {value}")
 
     def evolve(
         self, plan: Plan, types: dict[str, str], existing: dict[str, str], *, creating: bool = False
@@ -235,11 +257,11 @@ class SqlSession:
         """Add new columns and widen changed ones, as the contract allows; return the changes.
         ``creating``: the table is being created by this load, so no contract applies."""
         changes: list[str] = []
-        adds = [(c, t) for c, t in types.items() if c not in existing and t != T.NULL]
+        adds = [(c, t) for c, t in types.items() if c not in existing]
         widens = [
             (c, existing[c], t)
             for c, t in types.items()
-            if c in existing and t != existing[c] and t != T.NULL and existing[c] != T.NULL
+            if c in existing and t != existing[c] and t != T.NULL
         ]
         if plan.contract == "freeze" and (adds or widens) and not creating:
             what = [f"new column {c!r} ({t})" for c, t in adds] + [
@@ -253,6 +275,8 @@ class SqlSession:
         ref = self._table_ref(plan.table)
         for c, t in adds:
             self._exec(f"ALTER TABLE {ref} ADD COLUMN {self._i(c)} {self.dialect.sql_type(t)}")
+            if t == T.NULL:
+                self._mark_untyped(plan.table, c, True)
             changes.append(f"added column {c} {t}")
         for c, old, new in widens:
             self._widen_column(plan.table, c, old, new)
@@ -261,6 +285,10 @@ class SqlSession:
 
     def _widen_column(self, table: str, column: str, old: str, new: str) -> None:
         ref = self._table_ref(table)
+        if old == T.NULL:
+            self._exec(self._alter_sql(ref, column, new))
+            self._mark_untyped(table, column, False)
+            return
         if old == T.INT64 and new == T.FLOAT64:
             big = self._scalar(
                 f"SELECT count(*) AS n FROM {ref} WHERE abs({self._i(column)}) > {T.FLOAT_EXACT_INT}"
@@ -327,7 +355,7 @@ class SqlSession:
             if strategy in ("update_only", "delete") or not n:  # nothing to create it for
                 out["skipped"] += n
                 return out
-            created = {c: t for c, t in types.items() if t != T.NULL}
+            created = dict(types)
             self.create_table(plan, created)
             out["schema_changes"].append(
                 f"created table {plan.table} ({', '.join(f'{c} {t}' for c, t in created.items())})"
@@ -335,7 +363,7 @@ class SqlSession:
             existing = dict(created)
         elif strategy != "delete":
             out["schema_changes"] += self.evolve(plan, types, existing)
-            existing = {**existing, **{c: t for c, t in types.items() if t != T.NULL}}
+            existing = merged_types(existing, types)
 
         if plan.keyed:
             missing = [k for k in plan.key if k not in existing]
@@ -398,12 +426,11 @@ class SqlSession:
         """Create or evolve the target of a direct append for a chunk of ``types``; return the
         table's columns afterwards and the changes made."""
         if existing is None:
-            created = {c: t for c, t in types.items() if t != T.NULL}
-            self.create_table(plan, created)
-            desc = ", ".join(f"{c} {t}" for c, t in created.items())
-            return created, [f"created table {plan.table} ({desc})"]
+            self.create_table(plan, dict(types))
+            desc = ", ".join(f"{c} {t}" for c, t in types.items())
+            return dict(types), [f"created table {plan.table} ({desc})"]
         changes = self.evolve(plan, types, existing, creating=creating)
-        return {**existing, **{c: t for c, t in types.items() if t != T.NULL}}, changes
+        return merged_types(existing, types), changes
 
     def _upsert(
         self, plan: Plan, cols: list[str], load_id: str, join: str, insert_all: str

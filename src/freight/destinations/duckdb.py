@@ -29,6 +29,7 @@ from ._sql import (
     REJECTED_COLUMNS,
     SEQ,
     STAGE,
+    UNTYPED,
     Dialect,
     SqlSession,
     _record_values,
@@ -285,7 +286,7 @@ class DuckDBDestination:
 
     def columns(self, table: str) -> dict[str, str] | None:
         rows = self._rows(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = current_schema() "
+            "SELECT column_name, data_type, comment FROM duckdb_columns() WHERE schema_name = current_schema() "
             "AND database_name = current_database() AND lower(table_name) = lower(?) "
             "ORDER BY column_index",
             [table],
@@ -293,7 +294,7 @@ class DuckDBDestination:
         if not rows:
             return None
         return {
-            r["column_name"]: logical_type(r["data_type"])
+            r["column_name"]: T.NULL if r["comment"] == UNTYPED else logical_type(r["data_type"])
             for r in rows
             if not r["column_name"].startswith(RESERVED_PREFIX)
         }
