@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -148,6 +148,38 @@ def _transient(e: psycopg.Error) -> bool:
     return False
 
 
+#: a table's columns and, on every row, the column sets of its usable ON CONFLICT
+#: arbiters (unique, immediate, valid, no predicate or expression), primary key first
+_CATALOG_SQL = """
+WITH rel AS (SELECT to_regclass(%s) AS oid),
+keys AS (
+  SELECT json_agg(cols ORDER BY pk DESC) AS k FROM (
+    SELECT array_agg(a.attname::text ORDER BY x.ord) AS cols, i.indisprimary AS pk
+    FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS x(attnum, ord)
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = x.attnum
+    WHERE i.indrelid = (SELECT oid FROM rel) AND i.indisunique AND i.indimmediate
+      AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+    GROUP BY i.indexrelid, i.indisprimary) u)
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), (SELECT k FROM keys)
+FROM pg_attribute a WHERE a.attrelid = (SELECT oid FROM rel) AND a.attnum > 0
+  AND NOT a.attisdropped ORDER BY a.attnum
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """What PostgreSQL says about a table: its columns (None: no such table) and key sets."""
+
+    columns: list[tuple[str, str]] | None
+    keys: list[tuple[str, ...]]
+
+    @classmethod
+    def of(cls, rows: list[tuple[Any, ...]]) -> Catalog:
+        if not rows:
+            return cls(None, [])
+        return cls([(r[0], r[1]) for r in rows], [tuple(k) for k in rows[0][2] or ()])
+
+
 class _Pool:
     """Idle connections kept for reuse (last in, first out), at most ``size``. Connections
     open on demand in the caller's thread, so a failure to connect surfaces at once with its
@@ -223,6 +255,8 @@ class PostgresSession(SqlSession):
         self._locked: set[str] = set()
         self._no_load_id: set[str] = set()
         self._fresh: set[str] = set()  # keyed tables this load created
+        self._keys: dict[str, list[tuple[str, ...]]] = {}
+        self._journal: tuple[str, list[Any]] | None = None
         self._changes: list[str] = []
 
     # --------------------------------------------------------------- driver hooks
@@ -253,20 +287,42 @@ class PostgresSession(SqlSession):
             raise self.dest.error(e, "writing the quarantine") from None
 
     def columns(self, table: str) -> dict[str, str] | None:
-        raw = self.dest._pg_columns(self.conn, table)
-        if raw is not None and all(c != LOAD_ID_COLUMN for c, _ in raw):
+        return self._remember(table, self.dest._catalog(self.conn, table))
+
+    def _remember(self, table: str, cat: Catalog) -> dict[str, str] | None:
+        if cat.columns is not None and all(c != LOAD_ID_COLUMN for c, _ in cat.columns):
             self._no_load_id.add(table)  # a table freight did not create
-        return self.dest._logical(raw)
+        self._keys[table] = cat.keys
+        return self.dest._logical(cat.columns)
 
     def key_columns(self, table: str) -> tuple[str, ...] | None:
-        keys = self.dest._unique_keys(self.conn, table)
+        if table not in self._keys:
+            self.columns(table)
+        keys = self._keys[table]
         return keys[0] if keys else None
 
+    def journal(self, record: LoadRecord, params: dict[str, Any]) -> None:
+        values = _record_values(record, params)
+        cols = ", ".join(self._i(c) for c, _ in LOAD_COLUMNS)
+        marks = ", ".join(["%s"] * len(values))
+        self._journal = (f"INSERT INTO {self._table_ref(LOADS)} ({cols}) VALUES ({marks})", values)
+
     def commit(self) -> None:
+        """Write the journal row and commit in one round trip."""
         try:
-            self.conn.commit()
+            if self._journal is None:
+                self.conn.commit()
+                return
+            with self.conn.pipeline():
+                self.conn.execute(*self._journal)
+                self.conn.commit()
         except psycopg.Error as e:
             raise self.dest.error(e, "committing") from None
+        finally:
+            self._journal = None
+
+    def stage_drop(self) -> None:
+        pass  # the stage is ON COMMIT DROP, and gone with a rollback too
 
     def rollback(self) -> None:
         try:
@@ -312,12 +368,16 @@ class PostgresSession(SqlSession):
         meantime, the whole load is retried (transient)."""
         if table in self._locked:
             return
-        self._exec(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"freight {self.dest.pg_schema}.{table}"],
-        )
+        key = f"freight {self.dest.pg_schema}.{table}"
+        try:
+            with self.conn.pipeline():  # one round trip; the re-read runs once the lock is ours
+                self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+                cur = self.conn.execute(_CATALOG_SQL, [f"{q(self.dest.pg_schema)}.{q(table)}"])
+            now = Catalog.of(cur.fetchall())
+        except psycopg.Error as e:
+            raise self.dest.error(e, f"locking {table}") from None
         self._locked.add(table)
-        if self.columns(table) != expected:
+        if self._remember(table, now) != expected:
             raise DestinationError(
                 f"table {table!r} was created or altered by a concurrent load; retrying",
                 table=table,
@@ -407,7 +467,7 @@ class PostgresSession(SqlSession):
     def _ensure_unique_key(self, plan: Plan) -> None:
         """ON CONFLICT needs a unique index on exactly the key. A table freight created has
         its primary key; for another, freight adds a unique index when the rows allow it."""
-        if set(plan.key) in (set(k) for k in self.dest._unique_keys(self.conn, plan.table)):
+        if set(plan.key) in (set(k) for k in self._keys.get(plan.table, ())):
             return
         name = (
             "_freight_key_"
@@ -530,39 +590,18 @@ class PostgresDestination:
 
     # --------------------------------------------------------------- catalogue
 
-    def _pg_columns(self, conn: psycopg.Connection, table: str) -> list[tuple[str, str]] | None:
+    def _catalog(self, conn: psycopg.Connection, table: str) -> Catalog:
         try:
-            rows = conn.execute(
-                "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-                "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped "
-                "ORDER BY a.attnum",
-                [f"{q(self.pg_schema)}.{q(table)}"],
-            ).fetchall()
+            rows = conn.execute(_CATALOG_SQL, [f"{q(self.pg_schema)}.{q(table)}"]).fetchall()
         except psycopg.Error as e:
             raise self.error(e, f"reading the columns of {table}") from None
-        return [(r[0], r[1]) for r in rows] if rows else None
+        return Catalog.of(rows)
 
     @staticmethod
     def _logical(cols: list[tuple[str, str]] | None) -> dict[str, str] | None:
         if cols is None:
             return None
         return {c: logical_type(t) for c, t in cols if not c.startswith(RESERVED_PREFIX)}
-
-    def _unique_keys(self, conn: psycopg.Connection, table: str) -> list[tuple[str, ...]]:
-        """Column sets of the table's usable ON CONFLICT arbiters, primary key first."""
-        try:
-            rows = conn.execute(
-                "SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_index i "
-                "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
-                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
-                "WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indimmediate "
-                "AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL "
-                "GROUP BY i.indexrelid, i.indisprimary ORDER BY i.indisprimary DESC",
-                [f"{q(self.pg_schema)}.{q(table)}"],
-            ).fetchall()
-        except psycopg.Error as e:
-            raise self.error(e, f"reading the indexes of {table}") from None
-        return [tuple(r[0]) for r in rows]
 
     # --------------------------------------------------------------- loads
 
@@ -590,7 +629,7 @@ class PostgresDestination:
 
     def columns(self, table: str) -> dict[str, str] | None:
         with self._conn() as conn:
-            return self._logical(self._pg_columns(conn, table))
+            return self._logical(self._catalog(conn, table).columns)
 
     def stored_fits_float(self, table: str, column: str) -> bool:
         """Whether every stored value of an integer column is exact as a float (|v| <= 2**53),
@@ -637,7 +676,7 @@ class PostgresDestination:
     def _select(
         self, conn: psycopg.Connection, table: str, columns: Sequence[str] | None, meta: bool
     ) -> tuple[str, list[str], list[str]]:
-        have = self._pg_columns(conn, table)
+        have = self._catalog(conn, table).columns
         if have is None:
             raise FreightError(f"no table {table!r}", table=table, destination="postgres")
         pg = dict(have)
