@@ -675,3 +675,18 @@ def test_generated_rows_round_trip(ds: freight.Dataset, data, as_arrow: bool) ->
     assert counts(r) == {"inserted": len(data)}
     got = rows(ds, table, "n")
     assert [{k: x.get(k) for k in given_rows[0]} for x in got] == given_rows
+
+
+@pytest.mark.parametrize("later", [0, dt.date(2024, 1, 1), {"a": 1}], ids=["int", "date", "dict"])
+def test_a_column_first_seen_only_as_none_takes_the_type_of_later_values(
+    ds: freight.Dataset, how: dict, later
+) -> None:
+    ds.load([{"id": 0, "v": None}], "ln", **how)
+    r = ds.load([{"id": 1, "v": later}], "ln", **how)
+    assert counts(r) == {"inserted": 1}
+    got = rows(ds, "ln", "id")
+    assert got[0]["v"] is None
+    if isinstance(later, dict):
+        assert orjson.loads(got[1]["v"]) == later
+    else:
+        assert got[1]["v"] == later and type(got[1]["v"]) is type(later)
