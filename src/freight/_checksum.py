@@ -30,8 +30,10 @@ class Checksum:
     def add(self, table: pa.Table, rejects: list[Reject]) -> None:
         for name in table.column_names:
             streams = self._columns.setdefault(name, {})
+            at = self._rows
             for arr in table.column(name).chunks:
-                self._add_array(streams, arr)
+                self._add_array(streams, arr, at)
+                at += len(arr)
         self._rows += table.num_rows
         for r in rejects:
             self._rejects.append(
@@ -41,18 +43,28 @@ class Checksum:
     def _feed(self, streams: dict[str, Any], key: str, data: Any) -> None:
         h = streams.get(key)
         if h is None:
-            h = streams[key] = hashlib.sha256()
+            h = streams[key] = hashlib.blake2b(digest_size=32)
         h.update(data)
 
-    def _add_array(self, streams: dict[str, Any], arr: pa.Array) -> None:
-        if arr.null_count == len(arr):
-            return  # nothing but NULLs: as if the column were absent for these rows
+    def _pad(self, streams: dict[str, Any], upto: int) -> None:
+        """Rows where the column was absent count as NULL: where chunks end never shows."""
+        covered = streams.get("covered", 0)
+        if covered < upto:
+            self._feed(streams, "valid", bytes(upto - covered))
+        streams["covered"] = max(covered, upto)
+
+    def _add_array(self, streams: dict[str, Any], arr: pa.Array, at: int) -> None:
+        self._pad(streams, at)
+        streams["covered"] = at + len(arr)
+        if arr.null_count == len(arr):  # one validity byte per staged row
+            self._feed(streams, "valid", bytes(len(arr)))
+            return
         if arr.null_count:
             valid = arr.is_valid()
-            self._runs(streams, pc.add(pc.indices_nonzero(valid), self._rows))
+            self._feed(streams, "valid", _bytes(valid.cast(pa.uint8())))
             arr = arr.filter(valid)
         else:
-            self._run(streams, self._rows, self._rows + len(arr))
+            self._feed(streams, "valid", b"\x01" * len(arr))
         t = arr.type
         if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
             self._add_numbers(streams, arr)
@@ -63,49 +75,30 @@ class Checksum:
             self._feed(streams, "type", str(t).encode())
             self._feed(streams, "data", _bytes(_fixed(arr)))
 
-    def _runs(self, streams: dict[str, Any], positions: pa.Array) -> None:
-        """Record the staged positions of non-null values as runs [start, end)."""
-        p = positions.to_pylist() if len(positions) < 64 else None
-        if p is None:
-            steps = pc.subtract(positions.slice(1), positions.slice(0, len(positions) - 1))
-            breaks = pc.indices_nonzero(pc.not_equal(steps, 1)).to_pylist()
-            starts = [0] + [b + 1 for b in breaks]
-            ends = [*breaks, len(positions) - 1]
-            for a, b in zip(starts, ends, strict=True):
-                self._run(streams, positions[a].as_py(), positions[b].as_py() + 1)
-            return
-        start = prev = p[0]
-        for x in p[1:]:
-            if x != prev + 1:
-                self._run(streams, start, prev + 1)
-                start = x
-            prev = x
-        self._run(streams, start, prev + 1)
-
-    def _run(self, streams: dict[str, Any], start: int, end: int) -> None:
-        pending = streams.get("run")
-        if pending and pending[1] == start:
-            streams["run"] = (pending[0], end)
-            return
-        if pending:
-            self._feed(streams, "pos", b"%d-%d," % pending)
-        streams["run"] = (start, end)
-
     def _add_numbers(self, streams: dict[str, Any], arr: pa.Array) -> None:
         """Numbers exact as a float hash as float64 bytes, the others as canonical text, so a
         column that widened mid-load hashes like one typed wide from the start."""
         t = arr.type
+        n = len(arr)
         if pa.types.is_floating(t):
-            exact = pa.nulls(len(arr), pa.bool_()).fill_null(True)
-        elif pa.types.is_decimal(t) and t.scale > 0:
-            exact = pa.nulls(len(arr), pa.bool_()).fill_null(False)
+            self._feed(streams, "exact", b"\x01" * n)
+            self._feed(streams, "f", _bytes(arr.cast(pa.float64())))
+            return
+        if pa.types.is_decimal(t) and t.scale > 0:
+            exact = pa.nulls(n, pa.bool_()).fill_null(False)
         else:  # integers, and decimal(p,0) that an integer column may have widened into
-            lo, hi = (
+            mm = pc.min_max(arr)
+            lo, hi = mm["min"].as_py(), mm["max"].as_py()
+            if lo >= -_EXACT and hi <= _EXACT:
+                self._feed(streams, "exact", b"\x01" * n)
+                self._feed(streams, "f", _bytes(arr.cast(pa.float64())))
+                return
+            bounds = (
                 (pa.scalar(-_EXACT, t), pa.scalar(_EXACT, t))
                 if pa.types.is_decimal(t)
                 else (-_EXACT, _EXACT)
             )
-            exact = pc.and_(pc.greater_equal(arr, lo), pc.less_equal(arr, hi))
+            exact = pc.and_(pc.greater_equal(arr, bounds[0]), pc.less_equal(arr, bounds[1]))
         self._feed(streams, "exact", _bytes(exact.cast(pa.uint8())))
         floats = arr.filter(exact)
         if len(floats):
@@ -121,10 +114,10 @@ class Checksum:
     def hexdigest(self) -> str:
         h = self._seed.copy()
         for name in sorted(self._columns):
-            streams = dict(self._columns[name])
-            run = streams.pop("run", None)
-            h.update(f"\x1e{name}\x1f{run}".encode())
-            for key in sorted(streams):
+            streams = self._columns[name]
+            self._pad(streams, self._rows)
+            h.update(f"\x1e{name}\x1f".encode())
+            for key in sorted(k for k in streams if k != "covered"):
                 h.update(key.encode() + streams[key].digest())
         h.update(b"\x1drows%d" % self._rows)
         for d in sorted(self._rejects):

@@ -205,14 +205,10 @@ class Dataset:
             # append writes straight into the table when the destination can: no stage
             direct = plan.strategy == "append" and self._dest.capabilities.direct_append
             target, creating, direct_changes, appended = existing, False, [], 0
-            for chunk in prefetch(intake.chunks()):
+            for chunk in prefetch(_prepared(intake.chunks(), hasher, plan, nul_check)):
                 rows_in += chunk.rows_in
                 table = chunk.table
-                if nul_check and table.num_rows:
-                    table, more = _reject_nul(table, plan)
-                    chunk.rejects.extend(more)
                 rejected += len(chunk.rejects)
-                hasher.add(table, chunk.rejects)
                 if chunk.rejects:
                     if plan.on_reject == "fail":
                         raise RejectedRowsError(
@@ -476,6 +472,19 @@ def prefetch(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
 
 def force_or_changed(plan: Plan, last: str | None, checksum: str) -> bool:
     return plan.force or last != checksum
+
+
+def _prepared(
+    chunks: Iterator[Chunk], hasher: Checksum, plan: Plan, nul_check: bool
+) -> Iterator[Chunk]:
+    """Quarantine what the destination cannot hold and feed the checksum, in the producer
+    thread (hashing releases the GIL) while the destination writes the previous chunk."""
+    for chunk in chunks:
+        if nul_check and chunk.table.num_rows:
+            chunk.table, more = _reject_nul(chunk.table, plan)
+            chunk.rejects.extend(more)
+        hasher.add(chunk.table, chunk.rejects)
+        yield chunk
 
 
 def _reject_nul(table: pa.Table, plan: Plan) -> tuple[pa.Table, list[Reject]]:
