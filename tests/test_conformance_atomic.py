@@ -398,3 +398,20 @@ def test_the_same_file_twice_is_skipped_and_a_changed_file_is_not(
     path.write_bytes(b'{"id": 1, "v": "a"}\n{"id": 2, "v": "B"}\n')
     r = ds.load(path, "t", strategy="merge", key="id")
     assert r.status == "committed" and counts(r) == {"unchanged": 1, "updated": 1}
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        [{"id": 1, "v": "a"}, {"id": 2, "v": None}],
+        [{"id": 1, "v": "a"}, {"id": None, "v": "rejected"}],
+        [{"id": None, "v": "rejected"}],
+    ],
+    ids=["accepted", "some-rejected", "all-rejected"],
+)
+def test_column_order_within_rows_is_not_content(ds: freight.Dataset, batch) -> None:
+    ds.load(batch, "t", strategy="merge", key="id")
+    reordered = [dict(reversed(list(r.items()))) for r in batch]
+    r = ds.load(reordered, "t", strategy="merge", key="id")
+    assert r.status == "skipped", r
+    assert len(ds.rejected("t")) == sum(1 for x in batch if x["id"] is None)
