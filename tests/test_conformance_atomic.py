@@ -415,3 +415,19 @@ def test_column_order_within_rows_is_not_content(ds: freight.Dataset, batch) -> 
     r = ds.load(reordered, "t", strategy="merge", key="id")
     assert r.status == "skipped", r
     assert len(ds.rejected("t")) == sum(1 for x in batch if x["id"] is None)
+
+
+@pytest.mark.parametrize("strategy", ["append", "replace", "insert_only", "incremental"])
+def test_rows_written_by_any_strategy_carry_their_load_id(
+    ds: freight.Dataset, strategy: str
+) -> None:
+    kw = {"key": "id"} if strategy == "insert_only" else {}
+    if strategy == "incremental":
+        kw = {"cursor": "id"}
+    r1 = ds.load([{"id": 1}, {"id": 2}], "t", strategy=strategy, **kw)
+    r2 = ds.load([{"id": 3}], "t", strategy=strategy, **kw)
+    got = sorted((x["id"], x["_freight_load_id"]) for x in raw_rows(ds, "t"))
+    if strategy == "replace":
+        assert got == [(3, r2.load_id)]
+    else:
+        assert got == [(1, r1.load_id), (2, r1.load_id), (3, r2.load_id)]
