@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -36,8 +37,12 @@ class Checksum:
                 at += len(arr)
         self._rows += table.num_rows
         for r in rejects:
+            try:  # the row's content, not its key order
+                row = orjson.dumps(r.row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+            except TypeError:
+                row = repr(r.row).encode()
             self._rejects.append(
-                hashlib.sha256(f"{r.row_number}\x1f{r.reason}\x1f{r.row!r}".encode()).digest()
+                hashlib.sha256(f"{r.row_number}\x1f{r.reason}\x1f".encode() + row).digest()
             )
 
     def _feed(self, streams: dict[str, Any], key: str, data: Any) -> None:
