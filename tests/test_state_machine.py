@@ -13,6 +13,7 @@ import os
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -271,5 +272,6 @@ class LoadMachine(RuleBasedStateMachine):
         assert {r["id"]: r.get("v") for r in stored} == self.model
 
 
+@pytest.mark.timeout(3600 if PROFILE == "freight-long" else 300)
 def test_loads_follow_the_model(ds: freight.Dataset) -> None:
     run_state_machine_as_test(lambda: LoadMachine(ds), settings=settings.get_profile(PROFILE))
