@@ -12,19 +12,15 @@ lock before they touch it, so schema changes and merges never race. See docs/pos
 from __future__ import annotations
 
 import hashlib
-import os
-import re
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pyarrow as pa
-from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 
@@ -34,7 +30,9 @@ from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX, Plan
 from .._result import Health, LoadRecord, RejectedRow
 from .._url import mask_text, mask_url
 from ._base import Capabilities
+from ._pg_catalog import CATALOG_SQL, DIALECT, Catalog, known_type, logical_type
 from ._pg_copy import to_arrow, to_csv
+from ._pg_pool import Pool
 from ._sql import (
     LOAD_COLUMNS,
     LOADS,
@@ -42,35 +40,12 @@ from ._sql import (
     REJECTED_COLUMNS,
     SEQ,
     STAGE,
-    Dialect,
     SqlSession,
     _record_values,
     journal_ddl,
     q,
     record_from_row,
     rejected_from_row,
-)
-
-DIALECT = Dialect(
-    param="%s",
-    types={
-        T.BOOL: "boolean",
-        T.INT64: "bigint",
-        T.FLOAT64: "double precision",
-        T.STRING: "text",
-        T.BINARY: "bytea",
-        T.DATE: "date",
-        T.TIME: "time",
-        T.TIMESTAMP: "timestamp",
-        T.TIMESTAMPTZ: "timestamptz",
-        T.UUID: "uuid",
-        T.JSON: "jsonb",
-    },
-    text="text",
-    int_type="bigint",
-    ts_type="timestamptz",
-    decimal_fmt="numeric({p},{s})",
-    alter_fmt="ALTER TABLE {t} ALTER COLUMN {c} TYPE {ty} USING {c}::{ty}",
 )
 
 CAPABILITIES = Capabilities(
@@ -81,46 +56,9 @@ CAPABILITIES = Capabilities(
     direct_append=True,
 )
 
-#: format_type() of a column, typmod left out -> logical type; anything else reads as text
-_REVERSE = {
-    "bigint": T.INT64,
-    "integer": T.INT64,
-    "smallint": T.INT64,
-    "double precision": T.FLOAT64,
-    "real": T.FLOAT64,
-    "text": T.STRING,
-    "character varying": T.STRING,
-    "character": T.STRING,
-    "bytea": T.BINARY,
-    "boolean": T.BOOL,
-    "date": T.DATE,
-    "time without time zone": T.TIME,
-    "timestamp without time zone": T.TIMESTAMP,
-    "timestamp with time zone": T.TIMESTAMPTZ,
-    "uuid": T.UUID,
-    "jsonb": T.JSON,
-    "json": T.JSON,
-}
-_TYPMOD = re.compile(r"\((\d+)(?:,(\d+))?\)")
 #: sqlstates a retry of the whole load may get past
 _TRANSIENT = {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "55P03", "42P07", "42701"}
 _PERMANENT_CONNECT = ("authentication", "password", "does not exist", "pg_hba.conf", "permission")
-
-
-def logical_type(pg_type: str) -> str:
-    """``numeric(12,2)`` -> ``decimal(12,2)``; bare ``numeric`` -> ``decimal(38,9)``; a type
-    freight does not know -> ``string`` (it is read as its text)."""
-    if pg_type.startswith("numeric"):
-        m = _TYPMOD.search(pg_type)
-        if not m:
-            return T.normalize("numeric")
-        p, s = int(m.group(1)), int(m.group(2) or 0)
-        return T.decimal_type(min(p, T.MAX_DECIMAL_PRECISION), min(s, T.MAX_DECIMAL_PRECISION))
-    return _REVERSE.get(_TYPMOD.sub("", pg_type), T.STRING)
-
-
-def _known(pg_type: str) -> bool:
-    return pg_type.startswith("numeric") or _TYPMOD.sub("", pg_type) in _REVERSE
 
 
 def parse_url(url: str) -> tuple[str, str | None, list[str]]:
@@ -146,103 +84,6 @@ def _transient(e: psycopg.Error) -> bool:
         msg = str(e).lower()
         return not any(w in msg for w in _PERMANENT_CONNECT)
     return False
-
-
-#: a table's columns and, on every row, the column sets of its usable ON CONFLICT
-#: arbiters (unique, immediate, valid, no predicate or expression), primary key first
-_CATALOG_SQL = """
-WITH rel AS (SELECT to_regclass(%s) AS oid),
-keys AS (
-  SELECT json_agg(cols ORDER BY pk DESC) AS k FROM (
-    SELECT array_agg(a.attname::text ORDER BY x.ord) AS cols, i.indisprimary AS pk
-    FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS x(attnum, ord)
-    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = x.attnum
-    WHERE i.indrelid = (SELECT oid FROM rel) AND i.indisunique AND i.indimmediate
-      AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
-    GROUP BY i.indexrelid, i.indisprimary) u)
-SELECT a.attname, format_type(a.atttypid, a.atttypmod), (SELECT k FROM keys)
-FROM pg_attribute a WHERE a.attrelid = (SELECT oid FROM rel) AND a.attnum > 0
-  AND NOT a.attisdropped ORDER BY a.attnum
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class Catalog:
-    """What PostgreSQL says about a table: its columns (None: no such table) and key sets."""
-
-    columns: list[tuple[str, str]] | None
-    keys: list[tuple[str, ...]]
-
-    @classmethod
-    def of(cls, rows: list[tuple[Any, ...]]) -> Catalog:
-        if not rows:
-            return cls(None, [])
-        return cls([(r[0], r[1]) for r in rows], [tuple(k) for k in rows[0][2] or ()])
-
-
-class _Pool:
-    """Idle connections kept for reuse (last in, first out), at most ``size``. Connections
-    open on demand in the caller's thread, so a failure to connect surfaces at once with its
-    real reason; a connection idle for over ``check_after`` seconds is checked before reuse.
-    After a fork the child never touches the parent's sockets."""
-
-    def __init__(
-        self, connect: Callable[[], psycopg.Connection], size: int, check_after: float = 30.0
-    ):
-        self._connect = connect
-        self.size = size
-        self.check_after = check_after
-        self._idle: list[tuple[psycopg.Connection, float]] = []
-        self._orphans: list[psycopg.Connection] = []  # the parent's, after a fork: never closed
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self.opened = self.reused = 0
-
-    def get(self) -> psycopg.Connection:
-        while True:
-            with self._lock:
-                if self._pid != os.getpid():
-                    self._orphans += [c for c, _ in self._idle]
-                    self._idle, self._pid = [], os.getpid()
-                if not self._idle:
-                    break
-                conn, since = self._idle.pop()
-            if conn.closed or (time.monotonic() - since > self.check_after and not _alive(conn)):
-                conn.close()
-                continue
-            self.reused += 1
-            return conn
-        conn = self._connect()
-        self.opened += 1
-        return conn
-
-    def put(self, conn: psycopg.Connection) -> None:
-        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
-            try:
-                conn.rollback()
-            except psycopg.Error:
-                conn.close()
-        with self._lock:
-            if not conn.closed and self._pid == os.getpid() and len(self._idle) < self.size:
-                self._idle.append((conn, time.monotonic()))
-                return
-        if self._pid == os.getpid():
-            conn.close()
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn, _ in idle:
-            conn.close()
-
-
-def _alive(conn: psycopg.Connection) -> bool:
-    try:
-        conn.execute("SELECT 1")
-        conn.rollback()
-        return True
-    except psycopg.Error:
-        return False
 
 
 class PostgresSession(SqlSession):
@@ -372,7 +213,7 @@ class PostgresSession(SqlSession):
         try:
             with self.conn.pipeline():  # one round trip; the re-read runs once the lock is ours
                 self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-                cur = self.conn.execute(_CATALOG_SQL, [f"{q(self.dest.pg_schema)}.{q(table)}"])
+                cur = self.conn.execute(CATALOG_SQL, [f"{q(self.dest.pg_schema)}.{q(table)}"])
             now = Catalog.of(cur.fetchall())
         except psycopg.Error as e:
             raise self.dest.error(e, f"locking {table}") from None
@@ -395,7 +236,7 @@ class PostgresSession(SqlSession):
         if (
             existing is None
             or plan.table in self._no_load_id
-            or any(t != T.NULL and existing.get(c, T.NULL) != t for c, t in types.items())
+            or any(c not in existing or t not in (T.NULL, existing[c]) for c, t in types.items())
         ):
             self._lock(plan.table, existing)
         target, changes = super().prepare_append(plan, types, existing, creating)
@@ -524,7 +365,7 @@ class PostgresDestination:
         if "application_name" not in params:
             self._kwargs["application_name"] = application_name
         self._where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
-        self._pool = _Pool(self._connect, pool_size)
+        self._pool = Pool(self._connect, pool_size)
         self._prepare()
 
     def __repr__(self) -> str:
@@ -592,7 +433,7 @@ class PostgresDestination:
 
     def _catalog(self, conn: psycopg.Connection, table: str) -> Catalog:
         try:
-            rows = conn.execute(_CATALOG_SQL, [f"{q(self.pg_schema)}.{q(table)}"]).fetchall()
+            rows = conn.execute(CATALOG_SQL, [f"{q(self.pg_schema)}.{q(table)}"]).fetchall()
         except psycopg.Error as e:
             raise self.error(e, f"reading the columns of {table}") from None
         return Catalog.of(rows)
@@ -687,7 +528,7 @@ class PostgresDestination:
             names.append(LOAD_ID_COLUMN)
         types = [logical_type(pg.get(c, "text")) for c in names]
         exprs = [
-            DIALECT.ident(c) + ("" if c not in pg or _known(pg[c]) else "::text") for c in names
+            DIALECT.ident(c) + ("" if c not in pg or known_type(pg[c]) else "::text") for c in names
         ]
         return f"SELECT {', '.join(exprs)} FROM {self._ref(table)}", names, types
 

@@ -1,0 +1,107 @@
+"""What PostgreSQL calls things: freight's logical types as PostgreSQL types and back, and
+the one catalogue query that tells a table's columns and its unique keys."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .. import _types as T
+from ._sql import UNTYPED, Dialect
+
+DIALECT = Dialect(
+    param="%s",
+    types={
+        T.BOOL: "boolean",
+        T.INT64: "bigint",
+        T.FLOAT64: "double precision",
+        T.STRING: "text",
+        T.BINARY: "bytea",
+        T.DATE: "date",
+        T.TIME: "time",
+        T.TIMESTAMP: "timestamp",
+        T.TIMESTAMPTZ: "timestamptz",
+        T.UUID: "uuid",
+        T.JSON: "jsonb",
+    },
+    text="text",
+    int_type="bigint",
+    ts_type="timestamptz",
+    decimal_fmt="numeric({p},{s})",
+    alter_fmt="ALTER TABLE {t} ALTER COLUMN {c} TYPE {ty} USING {c}::{ty}",
+)
+
+#: format_type() of a column, typmod left out -> logical type; anything else reads as text
+_REVERSE = {
+    "bigint": T.INT64,
+    "integer": T.INT64,
+    "smallint": T.INT64,
+    "double precision": T.FLOAT64,
+    "real": T.FLOAT64,
+    "text": T.STRING,
+    "character varying": T.STRING,
+    "character": T.STRING,
+    "bytea": T.BINARY,
+    "boolean": T.BOOL,
+    "date": T.DATE,
+    "time without time zone": T.TIME,
+    "timestamp without time zone": T.TIMESTAMP,
+    "timestamp with time zone": T.TIMESTAMPTZ,
+    "uuid": T.UUID,
+    "jsonb": T.JSON,
+    "json": T.JSON,
+}
+_TYPMOD = re.compile(r"\((\d+)(?:,(\d+))?\)")
+
+
+def logical_type(pg_type: str) -> str:
+    """``numeric(12,2)`` -> ``decimal(12,2)``; bare ``numeric`` -> ``decimal(38,9)``; a type
+    freight does not know -> ``string`` (it is read as its text)."""
+    if pg_type == UNTYPED:  # held only NULLs so far: stored as text, typed by a later load
+        return T.NULL
+    if pg_type.startswith("numeric"):
+        m = _TYPMOD.search(pg_type)
+        if not m:
+            return T.normalize("numeric")
+        p, s = int(m.group(1)), int(m.group(2) or 0)
+        return T.decimal_type(min(p, T.MAX_DECIMAL_PRECISION), min(s, T.MAX_DECIMAL_PRECISION))
+    return _REVERSE.get(_TYPMOD.sub("", pg_type), T.STRING)
+
+
+def known_type(pg_type: str) -> bool:
+    return pg_type.startswith("numeric") or _TYPMOD.sub("", pg_type) in _REVERSE
+
+
+#: a table's columns and, on every row, the column sets of its usable ON CONFLICT
+#: arbiters (unique, immediate, valid, no predicate or expression), primary key first
+CATALOG_SQL = """
+WITH rel AS (SELECT to_regclass(%s) AS oid),
+keys AS (
+  SELECT json_agg(cols ORDER BY pk DESC) AS k FROM (
+    SELECT array_agg(a.attname::text ORDER BY x.ord) AS cols, i.indisprimary AS pk
+    FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS x(attnum, ord)
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = x.attnum
+    WHERE i.indrelid = (SELECT oid FROM rel) AND i.indisunique AND i.indimmediate
+      AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+    GROUP BY i.indexrelid, i.indisprimary) u)
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), (SELECT k FROM keys),
+  col_description(a.attrelid, a.attnum)
+FROM pg_attribute a WHERE a.attrelid = (SELECT oid FROM rel) AND a.attnum > 0
+  AND NOT a.attisdropped ORDER BY a.attnum
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """What PostgreSQL says about a table: its columns (None: no such table) and key sets."""
+
+    columns: list[tuple[str, str]] | None
+    keys: list[tuple[str, ...]]
+
+    @classmethod
+    def of(cls, rows: list[tuple[Any, ...]]) -> Catalog:
+        if not rows:
+            return cls(None, [])
+        cols = [(r[0], UNTYPED if r[3] == UNTYPED else r[1]) for r in rows]
+        return cls(cols, [tuple(k) for k in rows[0][2] or ()])
