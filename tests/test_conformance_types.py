@@ -368,8 +368,32 @@ def test_value_that_does_not_fit_is_quarantined_with_a_reason(
 
 @pytest.mark.parametrize(
     ("first", "second"),
-    [(5, True), (True, 1), ("text", {"a": 1}), (dt.date(2024, 1, 1), "not a date"), (1.5, "x")],
-    ids=["bool-into-int", "int-into-bool", "dict-into-text", "text-into-date", "text-into-float"],
+    [
+        (5, True),
+        (True, 1),
+        ("text", {"a": 1}),
+        (dt.date(2024, 1, 1), "not a date"),
+        (1.5, "x"),
+        (dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, tzinfo=PLUS5)),
+        (dt.datetime(2024, 1, 1, tzinfo=UTC), dt.datetime(2024, 1, 1)),
+        (dt.date(2024, 1, 1), dt.datetime(2024, 1, 1, 12, 30)),
+        (5, Decimal("1.5")),
+        (b"bytes", "text"),
+        (uuid.UUID(int=1), "not-a-uuid"),
+    ],
+    ids=[
+        "bool-into-int",
+        "int-into-bool",
+        "dict-into-text",
+        "text-into-date",
+        "text-into-float",
+        "aware-into-naive",
+        "naive-into-aware",
+        "datetime-into-date",
+        "decimal-into-int",
+        "text-into-bytes",
+        "text-into-uuid",
+    ],
 )
 def test_values_are_never_coerced_into_another_type(
     ds: freight.Dataset, how: dict, first, second
@@ -381,6 +405,7 @@ def test_values_are_never_coerced_into_another_type(
     stored = {x["id"]: x["v"] for x in rows(ds, "nc")}
     if 2 in stored:  # only acceptable if it reads back as what was given
         assert stored[2] == second and type(stored[2]) is type(second)
+        assert stored[1] == first
     else:
         assert r.rejected == 1
         assert ds.schema("nc") == schema
@@ -690,3 +715,24 @@ def test_a_column_first_seen_only_as_none_takes_the_type_of_later_values(
         assert orjson.loads(got[1]["v"]) == later
     else:
         assert got[1]["v"] == later and type(got[1]["v"]) is type(later)
+
+
+@pytest.mark.parametrize(
+    ("hint", "value"),
+    [("decimal(10,2)", Decimal("1.234")), ("float64", 2**60 + 1), ("int64", 2.5)],
+    ids=["decimal-scale", "float-precision", "int-fraction"],
+)
+def test_values_beyond_an_explicit_type_are_never_rounded(ds: freight.Dataset, hint, value) -> None:
+    r = ds.load([{"id": 1, "x": value}, {"id": 2, "x": None}], "hx", columns={"x": hint})
+    assert_accounted(r)
+    stored = {x["id"]: x["x"] for x in rows(ds, "hx")}
+    assert stored[2] is None
+    if 1 in stored:
+        assert stored[1] == value
+    else:
+        assert r.rejected == 1 and "x" in ds.rejected("hx")[0].reason
+
+
+def test_very_long_text_round_trips(ds: freight.Dataset) -> None:
+    big = "é🚀" * 1_500_000 + "end"
+    assert roundtrip(ds, [big, "small"], "long") == [big, "small"]
