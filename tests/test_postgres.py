@@ -410,7 +410,9 @@ def test_transient_and_permanent_errors(admin: Any, sqlstate: str, transient: bo
         (PG_URL.replace("://postgres@", "://no_such_role_here@"), False),
     ],
 )
-def test_connection_failures_are_one_line_destination_errors(url: str, transient: bool) -> None:
+def test_connection_failures_are_one_line_destination_errors(
+    admin: Any, url: str, transient: bool
+) -> None:
     with pytest.raises(freight.DestinationError) as e:
         freight.connect(url)
     assert e.value.transient is transient
