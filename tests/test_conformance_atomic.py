@@ -431,3 +431,29 @@ def test_rows_written_by_any_strategy_carry_their_load_id(
         assert got == [(3, r2.load_id)]
     else:
         assert got == [(1, r1.load_id), (2, r1.load_id), (3, r2.load_id)]
+
+
+def test_skipped_loads_are_journaled_with_their_counts(ds: freight.Dataset) -> None:
+    ds.load(BASE, "t", strategy="merge", key="id")
+    r = ds.load(BASE, "t", strategy="merge", key="id")
+    rec = ds.history("t")[0]
+    assert (rec.load_id, rec.status) == (r.load_id, "skipped")
+    assert rec.rows_in == 3 and counts(rec) == {"skipped": 3}
+    assert rec.checksum == r.checksum and rec.error is None
+
+
+def test_after_a_forced_load_the_same_load_is_skipped_again(ds: freight.Dataset) -> None:
+    ds.load(BASE, "t")
+    assert ds.load(BASE, "t", force=True).status == "committed"
+    assert ds.load(BASE, "t").status == "skipped"
+    assert len(rows(ds, "t")) == 6
+
+
+def test_an_incremental_replay_is_skipped(ds: freight.Dataset) -> None:
+    batch = [{"id": 1, "ts": 5}, {"id": 2, "ts": 6}]
+    ds.load(batch, "t", strategy="incremental", cursor="ts")
+    r = ds.load(batch, "t", strategy="incremental", cursor="ts")
+    assert r.status == "skipped" and counts(r) == {"skipped": 2}
+    assert str(ds.history("t")[1].cursor_value) == "6"
+    r = ds.load([{"id": 3, "ts": 7}], "t", strategy="incremental", cursor="ts")
+    assert counts(r) == {"inserted": 1}

@@ -736,3 +736,37 @@ def test_values_beyond_an_explicit_type_are_never_rounded(ds: freight.Dataset, h
 def test_very_long_text_round_trips(ds: freight.Dataset) -> None:
     big = "é🚀" * 1_500_000 + "end"
     assert roundtrip(ds, [big, "small"], "long") == [big, "small"]
+
+
+SAME_VALUES = {
+    "bool": (True, True),
+    "int": (2**62, 2**62),
+    "bigint": (2**70, 2**70),
+    "float": (0.1, 0.1),
+    "nan": (math.nan, math.nan),
+    "decimal": (Decimal("1.10"), Decimal("1.10")),
+    "text": ("naïve 🚀", "naïve 🚀"),
+    "bytes": (b"\x00\xff", b"\x00\xff"),
+    "date": (dt.date(2024, 2, 29), dt.date(2024, 2, 29)),
+    "time": (dt.time(1, 2, 3, 4), dt.time(1, 2, 3, 4)),
+    "naive": (dt.datetime(2024, 1, 1, 1), dt.datetime(2024, 1, 1, 1)),
+    "same-instant": (
+        dt.datetime(2024, 1, 1, 12, tzinfo=UTC),
+        dt.datetime(2024, 1, 1, 17, 30, tzinfo=PLUS5),
+    ),
+    "uuid": (uuid.UUID(int=7), uuid.UUID(int=7)),
+    "json": ({"a": [1, {"b": None}], "c": "ü"}, {"a": [1, {"b": None}], "c": "ü"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SAME_VALUES))
+def test_merging_an_equal_value_is_unchanged(ds: freight.Dataset, case: str) -> None:
+    first, again = SAME_VALUES[case]
+    ds.load([{"id": 1, "v": first}, {"id": 2, "v": None}], "eq", strategy="merge", key="id")
+    r = ds.load(
+        [{"id": 1, "v": again}, {"id": 2, "v": None}, {"id": 3, "v": None}],
+        "eq",
+        strategy="merge",
+        key="id",
+    )
+    assert counts(r) == {"unchanged": 2, "inserted": 1}, r
