@@ -533,3 +533,58 @@ def test_generated_batches_never_depend_on_chunk_size(two_datasets, data, strate
             )
         )
     assert seen[0] == seen[1]  # (the checksum has its own test above)
+
+
+# --------------------------------------------------------------------------- file details
+
+
+def test_csv_quoted_fields_keep_commas_quotes_and_newlines(
+    ds: freight.Dataset, tmp_path: Path
+) -> None:
+    text = 'id,note\n1,"a, b"\n2,"multi\nline ""quoted"""\n3,plain\n'
+    r = ds.load(write(tmp_path / "q.csv", text.encode()), "t")
+    assert counts(r) == {"inserted": 3}
+    assert rows(ds, "t", "id") == [
+        {"id": 1, "note": "a, b"},
+        {"id": 2, "note": 'multi\nline "quoted"'},
+        {"id": 3, "note": "plain"},
+    ]
+
+
+def test_csv_with_a_byte_order_mark(ds: freight.Dataset, tmp_path: Path) -> None:
+    r = ds.load(write(tmp_path / "bom.csv", "\ufeffid,name\n1,a\n".encode()), "t")
+    assert counts(r) == {"inserted": 1}
+    assert ds.schema("t") == {"id": "int64", "name": "string"}
+
+
+def test_csv_header_names_are_kept_exactly(ds: freight.Dataset, tmp_path: Path) -> None:
+    text = '"with space","quote""d",ünï\n1,2,3\n'
+    ds.load(write(tmp_path / "h.csv", text.encode()), "t")
+    assert list(ds.schema("t")) == ["with space", 'quote"d', "ünï"]
+
+
+def test_jsonl_with_crlf_and_blank_lines(ds: freight.Dataset, tmp_path: Path) -> None:
+    payload = b'{"id": 1}\r\n\r\n{"id": 2}\r\nnot json\r\n\r\n{"id": 3}\r\n'
+    r = ds.load(write(tmp_path / "w.jsonl", payload), "t")
+    assert counts(r) == {"inserted": 3, "rejected": 1}
+    assert [x["id"] for x in rows(ds, "t", "id")] == [1, 2, 3]
+    (q,) = ds.rejected("t")
+    assert "line 4" in q.reason and q.row_number == 4
+    assert q.row == "not json"
+
+
+def test_parquet_nested_and_dictionary_columns(ds: freight.Dataset, tmp_path: Path) -> None:
+    t = pa.table(
+        {
+            "id": [1, 2],
+            "tags": pa.array([["a", "b"], None], pa.list_(pa.string())),
+            "kind": pa.array(["x", "y"]).dictionary_encode(),
+        }
+    )
+    path = tmp_path / "n.parquet"
+    pq.write_table(t, path)
+    r = ds.load(path, "t")
+    assert counts(r) == {"inserted": 2}
+    got = rows(ds, "t", "id")
+    assert orjson.loads(got[0]["tags"]) == ["a", "b"] and got[1]["tags"] is None
+    assert [x["kind"] for x in got] == ["x", "y"]
