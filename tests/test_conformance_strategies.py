@@ -581,3 +581,47 @@ def test_update_only_batch_lacking_a_column_leaves_stored_values(ds: freight.Dat
     r = load(ds, [{"id": 1, "a": "A1"}, {"id": 2, "a": "a2"}], strategy="update_only", key="id")
     assert counts(r) == {"updated": 1, "skipped": 1}
     assert rows(ds, "t") == [{"id": 1, "a": "A1", "b": "b1"}]
+
+
+# --------------------------------------------------------------------------- key values
+
+
+def test_key_column_widens_and_still_matches(ds: freight.Dataset) -> None:
+    load(ds, [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}], strategy="merge", key="id")
+    r = load(ds, [{"id": 2**70, "v": "big"}, {"id": 1, "v": "A"}], strategy="merge", key="id")
+    assert counts(r) == {"inserted": 1, "updated": 1}
+    assert ds.schema("t")["id"] == "decimal(38,0)"
+    got = {int(x["id"]): x["v"] for x in rows(ds, "t")}
+    assert got == {1: "A", 2: "b", 2**70: "big"}
+    r = load(ds, [{"id": 2**70, "v": "big"}], strategy="merge", key="id")
+    assert counts(r) == {"unchanged": 1}
+
+
+def test_text_keys_are_exact(ds: freight.Dataset) -> None:
+    keys = ["a", "A", "a ", " a", "é", "e\u0301", "ß", "SS"]
+    r = load(ds, [{"k": k, "v": i} for i, k in enumerate(keys)], strategy="merge", key="k")
+    assert counts(r) == {"inserted": len(keys)}
+    r = load(ds, [{"k": "A", "v": 100}], strategy="merge", key="k")
+    assert counts(r) == {"updated": 1}
+    got = {x["k"]: x["v"] for x in rows(ds, "t")}
+    assert got == {**{k: i for i, k in enumerate(keys)}, "A": 100}
+
+
+def test_timestamptz_keys_match_by_instant(ds: freight.Dataset) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    utc = datetime(2024, 1, 1, 12, tzinfo=UTC)
+    same = datetime(2024, 1, 1, 14, tzinfo=timezone(timedelta(hours=2)))
+    load(ds, [{"at": utc, "v": 1}], strategy="merge", key="at")
+    r = load(ds, [{"at": same, "v": 2}], strategy="merge", key="at")
+    assert counts(r) == {"updated": 1}
+    assert [x["v"] for x in rows(ds, "t")] == [2]
+
+
+def test_merge_adds_columns_and_keeps_keys_unique(ds: freight.Dataset) -> None:
+    load(ds, [{"id": 1, "a": 1}], strategy="merge", key="id")
+    r = load(
+        ds, [{"id": 1, "b": "x"}, {"id": 2, "a": 2, "b": "y"}], strategy="insert_only", key="id"
+    )
+    assert counts(r) == {"inserted": 1, "skipped": 1}
+    assert rows(ds, "t", "id") == [{"id": 1, "a": 1, "b": None}, {"id": 2, "a": 2, "b": "y"}]
