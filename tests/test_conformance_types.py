@@ -770,3 +770,19 @@ def test_merging_an_equal_value_is_unchanged(ds: freight.Dataset, case: str) -> 
         key="id",
     )
     assert counts(r) == {"unchanged": 2, "inserted": 1}, r
+
+
+@pytest.mark.parametrize("where", ["table", "column"])
+def test_long_identifiers_are_kept_exactly_or_refused_never_truncated(
+    ds: freight.Dataset, where: str
+) -> None:
+    long = "n" * 60 + "_é_" + "x" * 60
+    table, col = (long, "c") if where == "table" else ("t", long)
+    try:
+        ds.load([{col: 1}], table)
+    except freight.InvalidIdentifierError:
+        assert ds.tables() == []
+        return
+    assert ds.tables() == [table]
+    assert list(ds.schema(table)) == [col]
+    assert ds.read(table).column_names == [col]
