@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
@@ -54,15 +55,21 @@ class Dataset:
     """An open destination. Use as a context manager, or call ``close()``."""
 
     def __init__(
-        self, url: str, *, retries: int = 3, chunk_rows: int | None = None, **options: Any
+        self, url: str, *, retries: int | None = None, chunk_rows: int | None = None, **options: Any
     ) -> None:
         self.url = mask_url(url)
-        self.retries = max(1, int(retries))
+        self._retries = retries
         self.chunk_rows = chunk_rows
         self._dest: Destination = open_destination(url, options)
 
     def __repr__(self) -> str:
         return f"Dataset({self.url!r})"
+
+    @property
+    def retries(self) -> int:
+        """How many times a load is attempted when the destination fails transiently."""
+        wanted = self._retries if self._retries is not None else self._dest.capabilities.retries
+        return max(1, int(wanted))
 
     def __enter__(self) -> Dataset:
         return self
@@ -113,7 +120,7 @@ class Dataset:
             isinstance(data, (list, tuple, str, os.PathLike, pa.Table))
             or type(data).__name__ == "DataFrame"
         )
-        attempts = self.retries if replayable else 1
+        attempts = self.retries if replayable else 1  # a consumed generator cannot be replayed
         try:
             for attempt in Retrying(
                 stop=stop_after_attempt(attempts),
@@ -481,35 +488,36 @@ def _prepared(
     thread (hashing releases the GIL) while the destination writes the previous chunk."""
     for chunk in chunks:
         if nul_check and chunk.table.num_rows:
-            chunk.table, more = _reject_nul(chunk.table, plan)
+            chunk.table, more = _reject_nul(chunk.table, plan, chunk.types)
             chunk.rejects.extend(more)
         hasher.add(chunk.table, chunk.rejects)
         yield chunk
 
 
-def _reject_nul(table: pa.Table, plan: Plan) -> tuple[pa.Table, list[Reject]]:
-    """Destinations whose text cannot hold NUL: quarantine such rows, never strip the byte."""
+def _reject_nul(
+    table: pa.Table, plan: Plan, types: dict[str, str]
+) -> tuple[pa.Table, list[Reject]]:
+    """Destinations whose text cannot hold NUL: quarantine such rows, never strip the byte.
+    In JSON text the character is the escape ``\\u0000``."""
     import pyarrow.compute as pc
 
     mask = None
     for name in table.column_names:
         col = table.column(name)
         if pa.types.is_string(col.type):
-            m = pc.fill_null(pc.match_substring(col, "\x00"), False)
+            needle = "\\u0000" if types.get(name) == T.JSON else "\x00"
+            m = pc.fill_null(pc.match_substring(col, needle), False)
             mask = m if mask is None else pc.or_(mask, m)
     if mask is None or not pc.any(mask).as_py():
         return table, []
     rejects = []
     rows = table.filter(mask).to_pylist()
     for row in rows:
-        cols = [c for c, v in row.items() if isinstance(v, str) and "\x00" in v]
-        rejects.append(
-            Reject(
-                None,
-                row,
-                f"column {cols[0]!r}: text contains a NUL byte, which {plan.table!r}'s destination cannot store",
-            )
-        )
+        cols = [c for c, v in row.items() if isinstance(v, str) and ("\x00" in v or "\\u0000" in v)]
+        if types.get(cols[0]) == T.JSON:
+            row = {**row, cols[0]: orjson.loads(row[cols[0]])}
+        why = "text contains a NUL character, which this destination cannot store"
+        rejects.append(Reject(None, row, f"column {cols[0]!r}: {why}"))
     return table.filter(pc.invert(mask)), rejects
 
 

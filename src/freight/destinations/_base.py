@@ -31,6 +31,8 @@ class Capabilities:
     text_allows_nul: bool = True
     #: ``append`` writes chunks straight into the table (no stage) inside the transaction
     direct_append: bool = False
+    #: attempts of a load when the destination fails transiently (``connect(retries=...)``)
+    retries: int = 3
     strategies: tuple[str, ...] = (
         "append",
         "replace",

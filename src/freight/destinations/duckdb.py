@@ -142,6 +142,37 @@ class DuckDBSession(SqlSession):
         super().__init__(dest)
         self.conn = dest.conn
 
+    def _alter_column(self, table: str, column: str, new: str) -> None:
+        """DuckDB cannot change the type of a key column in place: rebuild the table (inside
+        the load's transaction) with the wider type, the same keys, rows and markers."""
+        keys = self._query(
+            "SELECT constraint_column_names AS cols FROM duckdb_constraints() "
+            "WHERE schema_name = current_schema() AND table_name = ? "
+            "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
+            [table],
+        )
+        if not any(column in k["cols"] for k in keys):
+            super()._alter_column(table, column, new)
+            return
+        cols = self._query(
+            "SELECT column_name AS name, data_type AS type, comment FROM duckdb_columns() "
+            "WHERE schema_name = current_schema() AND table_name = ? ORDER BY column_index",
+            [table],
+        )
+        defs = [
+            f"{q(c['name'])} {self.dialect.sql_type(new) if c['name'] == column else c['type']}"
+            for c in cols
+        ]
+        defs += [f"PRIMARY KEY ({', '.join(q(k) for k in keys[0]['cols'])})"]
+        tmp = "_freight_rebuild"
+        self._exec(f"CREATE TABLE {q(tmp)} ({', '.join(defs)})")
+        self._exec(f"INSERT INTO {q(tmp)} SELECT * FROM {q(table)}")
+        self._exec(f"DROP TABLE {q(table)}")
+        self._exec(f"ALTER TABLE {q(tmp)} RENAME TO {q(table)}")
+        for c in cols:
+            if c["comment"] == UNTYPED:
+                self._mark_untyped(table, c["name"], True)
+
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
             res = self.conn.execute(sql, list(params) if params else None)

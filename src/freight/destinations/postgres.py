@@ -54,6 +54,7 @@ CAPABILITIES = Capabilities(
     case_insensitive_identifiers=False,
     text_allows_nul=False,
     direct_append=True,
+    retries=6,  # serialization failures and deadlocks under concurrent writers
 )
 
 #: sqlstates a retry of the whole load may get past
