@@ -125,10 +125,6 @@ def test_stdin_streams_json_lines_and_quarantines_a_bad_line(url: str) -> None:
     assert bad["row"] == "not json" and bad["load_id"] == res["load_id"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs Dataset.load to read a binary stream itself (see report: _intake._pieces)",
-)
 def test_stdin_bad_line_reason_names_the_line(url: str) -> None:
     ok("load", "-", "-t", "events", "--url", url, input='{"id": 1}\n\nnot json\n')
     [bad] = as_json("rejected", "--url", url)

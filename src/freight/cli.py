@@ -8,12 +8,13 @@ An error is one line, ``error: <message>``: exit 1 for a freight error, 2 for a 
 
 from __future__ import annotations
 
+import io
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, cast
+from typing import Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
 import typer
@@ -22,7 +23,6 @@ from typer.core import TyperGroup
 from . import _cli_render as render
 from ._dataset import DEFAULT_URL, Dataset, connect
 from ._errors import FreightError
-from ._intake import _jsonl_pieces
 from ._plan import Contract, OnReject, Strategy
 from ._result import LoadResult
 from ._url import mask_text
@@ -143,19 +143,23 @@ def _check_paths(paths: list[str]) -> None:
         raise typer.BadParameter("stdin (-) can be read only once", param_hint="'PATH...'")
 
 
-def _stdin_rows(counter: render.Counter) -> Iterator[Any]:
-    """JSON lines from stdin, streamed, parsed by the library's own JSONL reader.
+class _CountedStdin(io.BufferedIOBase):
+    """stdin's bytes, counting lines for the spinner; the library streams and parses them
+    (a bad line is quarantined with ``<stdin> line N``)."""
 
-    ``Dataset.load`` cannot take a binary stream yet, so this yields the rows; a line that
-    is not a JSON object is yielded as given (its text), and the load quarantines it.
-    """
-    stream = cast(Any, sys.stdin.buffer)
-    for piece in _jsonl_pieces(stream, Path("<stdin>"), 1000):
-        lines = list(zip(piece.numbers or (), piece.rows, strict=True))
-        lines += [(r.row_number or 0, r.row) for r in piece.rejects]
-        for _, row in sorted(lines, key=lambda line: line[0]):
-            counter.n += 1
-            yield row
+    name = "<stdin>"
+
+    def __init__(self, counter: render.Counter) -> None:
+        super().__init__()
+        self._counter = counter
+
+    def readable(self) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in sys.stdin.buffer:
+            self._counter.n += 1
+            yield line
 
 
 @app.command()
@@ -217,7 +221,7 @@ def _load_one(ds: Dataset, path: str, table: str, options: dict[str, Any]) -> Lo
     if path == STDIN:
         counter = render.Counter()
         with render.Spinner(f"loading <stdin> into {table}", counter):
-            return ds.load(_stdin_rows(counter), table, **options)
+            return ds.load(_CountedStdin(counter), table, **options)
     with render.Spinner(f"loading {path} into {table}"):
         return ds.load(Path(path), table, **options)
 
