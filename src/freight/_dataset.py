@@ -26,7 +26,7 @@ from ._errors import (
 )
 from ._intake import Chunk, Intake, Reject
 from ._plan import RESERVED_PREFIX, Plan, check_identifier, make_plan
-from ._result import Health, LoadRecord, LoadResult, RejectedRow
+from ._result import Health, LoadRecord, LoadResult, RejectedRow, outcome
 from ._url import mask_url
 from .destinations._base import Destination, open_destination
 
@@ -281,17 +281,7 @@ class Dataset:
                 desc = ", ".join(f"{c} {t}" for c, t in target.items())
                 direct_changes = [f"created table {plan.table} ({desc})"]
             if direct:
-                out: dict[str, Any] = {
-                    "inserted": appended,
-                    "updated": 0,
-                    "unchanged": 0,
-                    "deleted": 0,
-                    "skipped": 0,
-                    "deduplicated": 0,
-                    "removed": 0,
-                    "schema_changes": direct_changes,
-                    "cursor_value": None,
-                }
+                out = outcome(inserted=appended, schema_changes=direct_changes)
             else:
                 if not staged:
                     s.stage_create({})

@@ -20,6 +20,15 @@ INPUT_COUNTERS = (
 )
 
 
+def outcome(**values: Any) -> dict[str, Any]:
+    """What a destination reports for a load: counters (zero unless given), rows a replace
+    removed, the schema changes it made and the incremental high-water mark."""
+    out: dict[str, Any] = dict.fromkeys(INPUT_COUNTERS[:-1], 0)
+    out.update(removed=0, schema_changes=[], cursor_value=None)
+    out.update(values)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class LoadResult:
     """What one call to ``Dataset.load`` did.

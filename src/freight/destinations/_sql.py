@@ -19,7 +19,7 @@ from .. import _types as T
 from .._errors import DestinationError, SchemaContractError
 from .._intake import Reject
 from .._plan import LOAD_ID_COLUMN, Plan
-from .._result import LoadRecord, RejectedRow
+from .._result import LoadRecord, RejectedRow, outcome
 from ._base import Mark
 
 LOADS = "_freight_loads"
@@ -314,17 +314,7 @@ class SqlSession:
         cursor_mark: Any,
     ) -> dict[str, Any]:
         """Run the strategy from the stage; return the counters and schema changes."""
-        out: dict[str, Any] = {
-            "inserted": 0,
-            "updated": 0,
-            "unchanged": 0,
-            "deleted": 0,
-            "skipped": 0,
-            "deduplicated": 0,
-            "removed": 0,
-            "schema_changes": [],
-            "cursor_value": cursor_mark,
-        }
+        out = outcome(cursor_value=cursor_mark)
         stage = self._stage_ref()
         p = self._p
         n = int(self._scalar(f"SELECT count(*) AS n FROM {stage}") or 0)
