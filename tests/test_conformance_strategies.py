@@ -625,3 +625,14 @@ def test_merge_adds_columns_and_keeps_keys_unique(ds: freight.Dataset) -> None:
     )
     assert counts(r) == {"inserted": 1, "skipped": 1}
     assert rows(ds, "t", "id") == [{"id": 1, "a": 1, "b": None}, {"id": 2, "a": 2, "b": "y"}]
+
+
+def test_append_of_a_stored_key_into_a_keyed_table_fails_without_retry(
+    ds: freight.Dataset,
+) -> None:
+    ds.load([{"id": 1, "v": "a"}], "k", strategy="merge", key="id")
+    with pytest.raises(freight.DestinationError) as info:
+        ds.load([{"id": 2, "v": "b"}, {"id": 1, "v": "c"}], "k")
+    assert not info.value.transient
+    assert [(r["id"], r["v"]) for r in ds.read("k").to_pylist()] == [(1, "a")]
+    assert ds.history("k")[0].status == "failed"

@@ -223,6 +223,13 @@ class DuckDBSession(SqlSession):
                 )
             finally:
                 _unregister(self.conn, name)
+        except duckdb.ConstraintException as e:
+            raise DestinationError(  # the input's fault, not a race: no retry will help
+                f"append would store a key that {table!r} already holds "
+                f"({str(e).splitlines()[0]}); use strategy='merge' or 'insert_only'",
+                destination="duckdb",
+                transient=False,
+            ) from e
         except duckdb.Error as e:
             raise _translate(e, f"appending to {table}") from e
 
