@@ -212,6 +212,7 @@ class Dataset:
             # append writes straight into the table when the destination can: no stage
             direct = plan.strategy == "append" and self._dest.capabilities.direct_append
             target, creating, direct_changes, appended = existing, False, [], 0
+            chunks_staged, single_chunk_keys = 0, None
             for chunk in prefetch(_prepared(intake.chunks(), hasher, plan, nul_check)):
                 rows_in += chunk.rows_in
                 table = chunk.table
@@ -258,6 +259,9 @@ class Dataset:
                 if table.num_rows:
                     s.stage_insert(table, seq)
                     seq += table.num_rows
+                    chunks_staged += 1
+                    if plan.keyed and chunks_staged == 1:
+                        single_chunk_keys = _distinct_keys(table, plan.key)
             checksum = hasher.hexdigest()
             for k in plan.key if plan.keyed else ():
                 self._check_name(k, "column")
@@ -285,6 +289,8 @@ class Dataset:
             else:
                 if not staged:
                     s.stage_create({})
+                s.staged_rows = seq
+                s.distinct_keys = single_chunk_keys if chunks_staged == 1 else None
                 out = self._apply(s, plan, load_id, intake, stage_types, existing, mark)
             changes = list(out["schema_changes"])
             if intake.dropped:
@@ -408,6 +414,18 @@ class Dataset:
 
     def health(self) -> Health:
         return self._dest.health()
+
+
+def _distinct_keys(table: pa.Table, key: tuple[str, ...]) -> int | None:
+    """Distinct keys of a chunk (Arrow, no query), or None if it cannot tell."""
+    import pyarrow.compute as pc
+
+    if len(key) == 1:
+        return int(pc.count_distinct(table.column(key[0]), mode="all").as_py())
+    try:
+        return table.group_by(list(key)).aggregate([]).num_rows
+    except (pa.ArrowException, ValueError):
+        return None
 
 
 def _float_probe(dest: Any, table: str) -> Any:

@@ -119,6 +119,10 @@ class SqlSession:
     def __init__(self, dest: Any) -> None:
         self.dest = dest
         self._stage_types: dict[str, str] = {}
+        #: what the loader already knows of the stage (saves a query): rows staged, and the
+        #: number of distinct keys when the whole load fitted one chunk
+        self.staged_rows: int | None = None
+        self.distinct_keys: int | None = None
 
     # --------------------------------------------------------------- driver hooks
 
@@ -317,8 +321,19 @@ class SqlSession:
         out = outcome(cursor_value=cursor_mark)
         stage = self._stage_ref()
         p = self._p
-        n = int(self._scalar(f"SELECT count(*) AS n FROM {stage}") or 0)
         strategy = plan.apply_as
+        distinct: int | None = None
+        if self.staged_rows == 0:
+            n, distinct = 0, 0
+        elif self.staged_rows is not None and (not plan.keyed or self.distinct_keys is not None):
+            n, distinct = self.staged_rows, self.distinct_keys
+        elif plan.keyed and len(plan.key) == 1 and plan.strategy != "incremental":
+            row = self._query(
+                f"SELECT count(*) AS n, count(DISTINCT {self._i(plan.key[0])}) AS d FROM {stage}"
+            )[0]
+            n, distinct = int(row["n"]), int(row["d"])
+        else:
+            n = int(self._scalar(f"SELECT count(*) AS n FROM {stage}") or 0)
 
         if plan.strategy == "incremental" and n:
             cur = self._i(plan.cursor or "")
@@ -332,12 +347,13 @@ class SqlSession:
 
         if plan.keyed and n:
             keys = ", ".join(self._i(k) for k in plan.key)
-            count = (
-                f"SELECT count(DISTINCT {keys}) AS n FROM {stage}"  # faster on PostgreSQL
-                if len(plan.key) == 1
-                else f"SELECT count(*) AS n FROM (SELECT DISTINCT {keys} FROM {stage}) d"
-            )
-            distinct = int(self._scalar(count) or 0)
+            if distinct is None or plan.strategy == "incremental":
+                count = (
+                    f"SELECT count(DISTINCT {keys}) AS n FROM {stage}"  # faster on PostgreSQL
+                    if len(plan.key) == 1
+                    else f"SELECT count(*) AS n FROM (SELECT DISTINCT {keys} FROM {stage}) d"
+                )
+                distinct = int(self._scalar(count) or 0)
             if distinct < n:
                 self._exec(
                     f"DELETE FROM {stage} WHERE {self._i(SEQ)} NOT IN "

@@ -128,6 +128,22 @@ def _translate(e: Exception, what: str) -> DestinationError:
     )
 
 
+def _fetch(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """Rows as dicts. Plain fetchall is fastest; DuckDB's own conversion of TIMESTAMPTZ needs
+    pytz, so such results go through Arrow."""
+    res = conn.execute(sql, list(params) if params else None)
+    names = [d[0] for d in res.description or ()]
+    try:
+        return [dict(zip(names, r, strict=True)) for r in res.fetchall()]
+    except duckdb.InvalidInputException as e:
+        if "pytz" not in str(e):
+            raise
+    rel = conn.sql(sql, params=list(params) if params else None)
+    return rel.to_arrow_table().to_pylist() if rel is not None else []
+
+
 def _unregister(conn: duckdb.DuckDBPyConnection, name: str) -> None:
     try:
         conn.unregister(name)
@@ -141,6 +157,7 @@ class DuckDBSession(SqlSession):
     def __init__(self, dest: DuckDBDestination) -> None:
         super().__init__(dest)
         self.conn = dest.conn
+        self.open = True
 
     def _alter_column(self, table: str, column: str, new: str) -> None:
         """DuckDB cannot change the type of a key column in place: rebuild the table (inside
@@ -184,9 +201,8 @@ class DuckDBSession(SqlSession):
         return int(row[0])
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        try:  # through Arrow: DuckDB's own Python conversion of TIMESTAMPTZ needs pytz
-            rel = self.conn.sql(sql, params=list(params) if params else None)
-            return rel.to_arrow_table().to_pylist() if rel is not None else []
+        try:
+            return _fetch(self.conn, sql, params)
         except duckdb.Error as e:
             raise _translate(e, "loading") from e
 
@@ -234,12 +250,14 @@ class DuckDBSession(SqlSession):
             raise _translate(e, f"appending to {table}") from e
 
     def commit(self) -> None:
+        self.open = False
         try:
             self.conn.execute("COMMIT")
         except duckdb.Error as e:
             raise _translate(e, "committing") from e
 
     def rollback(self) -> None:
+        self.open = False
         try:
             self.conn.execute("ROLLBACK")
         except duckdb.Error:
@@ -293,11 +311,8 @@ class DuckDBDestination:
                 s.rollback()
                 raise
             else:
-                # the session commits itself; make sure nothing is left open
-                try:
-                    self.conn.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
+                if s.open:  # the loader commits or rolls back itself; never leave one open
+                    s.rollback()
 
     def record_outside(self, record: LoadRecord, params: dict[str, Any]) -> None:
         """Journal a failed or skipped load in its own small transaction."""
@@ -317,18 +332,19 @@ class DuckDBDestination:
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
             try:
-                rel = self.conn.sql(sql, params=list(params) if params else None)
-                return rel.to_arrow_table().to_pylist() if rel is not None else []
+                return _fetch(self.conn, sql, params)
             except duckdb.Error as e:
                 raise _translate(e, "reading") from None
 
     def columns(self, table: str) -> dict[str, str] | None:
-        rows = self._rows(
-            "SELECT column_name, data_type, comment FROM duckdb_columns() WHERE schema_name = current_schema() "
-            "AND database_name = current_database() AND lower(table_name) = lower(?) "
-            "ORDER BY column_index",
-            [table],
+        sql = (
+            "SELECT column_name, data_type, comment FROM duckdb_columns() "
+            "WHERE schema_name = current_schema() AND database_name = current_database() "
+            "AND {match} ORDER BY column_index"
         )
+        rows = self._rows(sql.format(match="table_name = ?"), [table])
+        if not rows:  # DuckDB names are case-insensitive: "Posts" is the table "posts"
+            rows = self._rows(sql.format(match="lower(table_name) = lower(?)"), [table])
         if not rows:
             return None
         return {
