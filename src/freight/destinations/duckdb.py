@@ -144,13 +144,6 @@ def _fetch(
     return rel.to_arrow_table().to_pylist() if rel is not None else []
 
 
-def _unregister(conn: duckdb.DuckDBPyConnection, name: str) -> None:
-    try:
-        conn.unregister(name)
-    except duckdb.Error:
-        pass  # the transaction already failed; the original error is what matters
-
-
 class DuckDBSession(SqlSession):
     dialect = DIALECT
 
@@ -218,27 +211,23 @@ class DuckDBSession(SqlSession):
     def stage_insert(self, data: pa.Table, first_seq: int) -> None:
         n = data.num_rows
         data = data.append_column(SEQ, pa.array(range(first_seq, first_seq + n), pa.int64()))
-        name = "_freight_chunk"
+        _freight_chunk = data  # read by name (a replacement scan): see append_rows
         try:
-            self.conn.register(name, data)
-            try:
-                self.conn.execute(f"INSERT INTO {q(STAGE)} BY NAME SELECT * FROM {q(name)}")
-            finally:
-                _unregister(self.conn, name)
+            self.conn.execute(f"INSERT INTO {q(STAGE)} BY NAME SELECT * FROM _freight_chunk")
         except duckdb.Error as e:
             raise _translate(e, "staging rows") from e
+        del _freight_chunk
 
     def append_rows(self, table: str, data: pa.Table, load_id: str) -> None:
-        name = "_freight_chunk"
+        # The chunk is read as a local variable (DuckDB's replacement scan), not through
+        # conn.register(): a registered view keeps every chunk alive until COMMIT, so a
+        # streamed load would grow with its size.
+        _freight_chunk = data
         try:
-            self.conn.register(name, data)
-            try:
-                self.conn.execute(
-                    f"INSERT INTO {q(table)} BY NAME SELECT *, ? AS {q(LOAD_ID_COLUMN)} FROM {q(name)}",
-                    [load_id],
-                )
-            finally:
-                _unregister(self.conn, name)
+            self.conn.execute(
+                f"INSERT INTO {q(table)} BY NAME SELECT *, ? AS {q(LOAD_ID_COLUMN)} FROM _freight_chunk",
+                [load_id],
+            )
         except duckdb.ConstraintException as e:
             raise DestinationError(  # the input's fault, not a race: no retry will help
                 f"append would store a key that {table!r} already holds "
