@@ -30,6 +30,7 @@ RESULTS = Path(__file__).resolve().parent / ".results"
 SIZES = {
     "cold-runs": ("cold_runs", 5, 3),
     "warm-loads": ("warm_loads", 20, 20),
+    "warm-rounds": ("warm_rounds", 3, 1),
     "bulk-rows": ("duckdb_bulk_rows", 1_000_000, 100_000),
     "merge-rows": ("duckdb_merge_rows", 1_000_000, 100_000),
     "pg-bulk-rows": ("pg_bulk_rows", 1_000_000, 100_000),
@@ -41,19 +42,43 @@ SIZES = {
 
 
 def parse(argv: list[str]) -> tuple[Config, argparse.Namespace]:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--quick", action="store_true", help="small sizes (a minute or two)")
     p.add_argument("--only", choices=("duckdb", "postgres"), help="one destination only")
     p.add_argument("--tools", default="freight,raw,dlt", help="comma list of freight,raw,dlt")
+    p.add_argument(
+        "--cases",
+        default="cold,warm,bulk,stream",
+        help="comma list of cold,warm,bulk,stream (stream: DuckDB only)",
+    )
     for flag, (_, full, quick) in SIZES.items():
         p.add_argument(f"--{flag}", type=int, help=f"default {full:,} ({quick:,} with --quick)")
-    p.add_argument("--postgres", default=os.environ.get(
-        "FREIGHT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"))
-    p.add_argument("--dlt-timeout", type=float, default=900.0,
-                   help="seconds before dlt's bulk case is given up (default 900)")
-    p.add_argument("--json", type=Path, help=f"write raw results here (default {RESULTS}/<time>.json)")
+    p.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "FREIGHT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    p.add_argument(
+        "--dlt-timeout",
+        type=float,
+        default=900.0,
+        help="seconds before dlt's bulk case is given up (default 900)",
+    )
+    p.add_argument(
+        "--json", type=Path, help=f"write raw results here (default {RESULTS}/<time>.json)"
+    )
     p.add_argument("--markdown", type=Path, help="also write the tables as markdown here")
+    p.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: print (and --markdown) the report of an earlier results file",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("-v", "--verbose", action="store_true", help="show children's stderr on failure")
     a = p.parse_args(argv)
@@ -66,6 +91,13 @@ def parse(argv: list[str]) -> tuple[Config, argparse.Namespace]:
         setattr(cfg, name, value if value is not None else (quick if a.quick else full))
     cfg.dests = (a.only,) if a.only else ("duckdb", "postgres")
     cfg.tools = tuple(t.strip() for t in a.tools.split(",") if t.strip())
+    cfg.cases = tuple(c.strip() for c in a.cases.split(",") if c.strip())
+    for name, given, known in (
+        ("tool", cfg.tools, ("freight", "raw", "dlt")),
+        ("case", cfg.cases, ("cold", "warm", "bulk", "stream")),
+    ):
+        if bad := set(given) - set(known):
+            p.error(f"unknown {name}(s): {', '.join(sorted(bad))}")
     cfg.postgres_url = a.postgres
     cfg.dlt_timeout = a.dlt_timeout
     cfg.verbose = a.verbose
@@ -80,18 +112,23 @@ def version(dist: str) -> str:
 
 
 def machine() -> dict:
-    info: dict = {"nproc": os.cpu_count(), "python": platform.python_version(),
-                  "platform": platform.platform()}
+    info: dict = {
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemTotal"):
-                info["ram_gib"] = round(int(line.split()[1]) / 2**20, 1)
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
     except OSError:
-        pass
+        cpuinfo = meminfo = []
+    for line in cpuinfo:
+        if line.startswith("model name"):
+            info["cpu"] = line.split(":", 1)[1].strip()
+            break
+    for line in meminfo:
+        if line.startswith("MemTotal"):
+            info["ram_gib"] = round(int(line.split()[1]) / 2**20, 1)
     info["load_avg"] = os.getloadavg()
     return info
 
@@ -108,19 +145,35 @@ def server_version(url: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     cfg, args = parse(sys.argv[1:] if argv is None else argv)
-    started = dt.datetime.now(dt.timezone.utc)
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        report = Report(saved["results"])
+        print(report.text())
+        if args.markdown:
+            args.markdown.write_text(report.markdown(saved["meta"]))
+        return 0
+    started = dt.datetime.now(dt.UTC)
     host = machine()
-    versions = {d: version(d) for d in ("freight", "duckdb", "pyarrow", "dlt", "psycopg")}
+    versions = {d: version(d) for d in ("freight", "duckdb", "pyarrow", "dlt", "psycopg", "pandas")}
     if "postgres" in cfg.dests:
         versions["postgresql server"] = server_version(cfg.postgres_url)
     command = "python -m bench " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
     print(f"freight bench  {started:%Y-%m-%d %H:%M} UTC  `{command.strip()}`")
-    print(f"machine: {host.get('nproc')} cpus, {host.get('cpu', '?')}, {host.get('ram_gib', '?')} GiB RAM,"
-          f" python {host['python']}; load average {host['load_avg'][0]:.2f}")
+    print(
+        f"machine: {host.get('nproc')} cpus, {host.get('cpu', '?')}, {host.get('ram_gib', '?')} GiB RAM,"
+        f" python {host['python']}; load average {host['load_avg'][0]:.2f}"
+    )
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    if versions["pandas"] != "not installed":
+        print(
+            "note: pandas is installed, so pyarrow imports it on its first conversion "
+            "(about +0.2s in every cold run that uses pyarrow: freight's and the DuckDB raw path's)"
+        )
     print("sizes: " + ", ".join(f"{f} {getattr(cfg, n):,}" for f, (n, _, _) in SIZES.items()))
     if host["load_avg"][0] > 0.8 * (host.get("nproc") or 1):
-        print("warning: the machine is busy (load average above 80% of the cpus): numbers will be noisy")
+        print(
+            "warning: the machine is busy (load average above 80% of the cpus): numbers will be noisy"
+        )
     sys.stdout.flush()
 
     cfg.workdir = tempfile.mkdtemp(prefix="freight-bench-")
@@ -138,16 +191,22 @@ def main(argv: list[str] | None = None) -> int:
     print(report.text())
     print(f"\ntotal {elapsed:.0f}s; load average at the end {os.getloadavg()[0]:.2f}")
 
-    meta = {"started": started.isoformat(), "command": command.strip(), "machine": host,
-            "versions": versions, "config": {k: v for k, v in vars(cfg).items()},
-            "load_avg_end": os.getloadavg(), "seconds": elapsed}
+    meta = {
+        "started": started.isoformat(),
+        "command": command.strip(),
+        "machine": host,
+        "versions": versions,
+        "config": {k: v for k, v in vars(cfg).items()},
+        "load_avg_end": os.getloadavg(),
+        "seconds": elapsed,
+    }
     out = args.json or RESULTS / f"{started:%Y%m%dT%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
     print(f"results: {out}")
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(report.markdown())
+        args.markdown.write_text(report.markdown(meta))
         print(f"markdown: {args.markdown}")
     return 0
 
