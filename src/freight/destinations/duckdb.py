@@ -134,12 +134,11 @@ def _fetch(
     """Rows as dicts. Plain fetchall is fastest; DuckDB's own conversion of TIMESTAMPTZ needs
     pytz, so such results go through Arrow."""
     res = conn.execute(sql, list(params) if params else None)
-    names = [d[0] for d in res.description or ()]
-    try:
+    desc = res.description or ()
+    if not any("TIME ZONE" in str(d[1]) for d in desc):
+        names = [d[0] for d in desc]
         return [dict(zip(names, r, strict=True)) for r in res.fetchall()]
-    except duckdb.InvalidInputException as e:
-        if "pytz" not in str(e):
-            raise
+    res.abort()  # the connection must be free before the Arrow path runs the query again
     rel = conn.sql(sql, params=list(params) if params else None)
     return rel.to_arrow_table().to_pylist() if rel is not None else []
 
