@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from .. import _types as T
 from .._errors import ConfigurationError, DestinationError, LockedError
-from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX
+from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX, Plan
 from .._result import Health, LoadRecord, RejectedRow
 from .._url import mask_url
 from ._base import Capabilities
@@ -207,7 +207,40 @@ class DuckDBSession(SqlSession):
     def columns(self, table: str) -> dict[str, str] | None:
         return self.dest.columns(table)
 
+    # The stage is created lazily: a load that fits one chunk and needs no deletes from its
+    # stage (no duplicate keys, not incremental) reads that chunk as a view of the Arrow
+    # data, saving the temporary table's create, insert and drop on every small load.
+
+    def stage_create(self, types: dict[str, str]) -> None:
+        self._pending_types: dict[str, str] | None = dict(types)
+        self._pending: list[tuple[pa.Table, int]] = []
+        self._view = False
+
+    def _materialize(self) -> None:
+        if getattr(self, "_pending_types", None) is None:
+            return
+        types, self._pending_types = self._pending_types, None
+        super().stage_create(types or {})
+        for data, seq in self._pending:
+            self._insert(data, seq)
+        self._pending = []
+
+    def stage_add(self, name: str, ltype: str) -> None:
+        self._materialize()
+        super().stage_add(name, ltype)
+
+    def stage_alter(self, name: str, ltype: str) -> None:
+        self._materialize()
+        super().stage_alter(name, ltype)
+
     def stage_insert(self, data: pa.Table, first_seq: int) -> None:
+        if getattr(self, "_pending_types", None) is not None and not self._pending:
+            self._pending.append((data, first_seq))
+            return
+        self._materialize()
+        self._insert(data, first_seq)
+
+    def _insert(self, data: pa.Table, first_seq: int) -> None:
         n = data.num_rows
         data = data.append_column(SEQ, pa.array(range(first_seq, first_seq + n), pa.int64()))
         _freight_chunk = data  # read by name (a replacement scan): see append_rows
@@ -216,6 +249,42 @@ class DuckDBSession(SqlSession):
         except duckdb.Error as e:
             raise _translate(e, "staging rows") from e
         del _freight_chunk
+
+    def apply(
+        self,
+        plan: Plan,
+        load_id: str,
+        types: dict[str, str],
+        existing: dict[str, str] | None,
+        cursor_mark: Any,
+    ) -> dict[str, Any]:
+        single = len(getattr(self, "_pending", ())) == 1 and self._pending_types is not None
+        no_deletes = plan.strategy != "incremental" and (
+            not plan.keyed or self.distinct_keys == self.staged_rows
+        )
+        if single and no_deletes:
+            data, seq = self._pending[0]
+            n = data.num_rows
+            view = data.append_column(SEQ, pa.array(range(seq, seq + n), pa.int64()))
+            try:
+                self.conn.register(STAGE, view)
+            except duckdb.Error as e:
+                raise _translate(e, "staging rows") from e
+            self._pending, self._pending_types, self._view = [], None, True
+        else:
+            self._materialize()
+        return super().apply(plan, load_id, types, existing, cursor_mark)
+
+    def stage_drop(self) -> None:
+        if getattr(self, "_view", False):
+            self._view = False
+            try:
+                self.conn.unregister(STAGE)
+            except duckdb.Error as e:
+                raise _translate(e, "dropping the stage") from e
+            return
+        self._materialize()
+        super().stage_drop()
 
     def append_rows(self, table: str, data: pa.Table, load_id: str) -> None:
         # The chunk is read as a local variable (DuckDB's replacement scan), not through
@@ -246,6 +315,12 @@ class DuckDBSession(SqlSession):
 
     def rollback(self) -> None:
         self.open = False
+        if getattr(self, "_view", False):
+            self._view = False
+            try:
+                self.conn.unregister(STAGE)
+            except duckdb.Error:
+                pass  # the view goes with the connection anyway
         try:
             self.conn.execute("ROLLBACK")
         except duckdb.Error:
