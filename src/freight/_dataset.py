@@ -265,7 +265,7 @@ class Dataset:
             checksum = hasher.hexdigest()
             for k in plan.key if plan.keyed else ():
                 self._check_name(k, "column")
-            if not force_or_changed(plan, mark.checksum, checksum):
+            if not plan.force and mark.checksum == checksum:  # the same load again
                 s.rollback()
                 result = LoadResult(
                     load_id,
@@ -483,10 +483,6 @@ def prefetch(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
                 q.get_nowait()
             except queue.Empty:
                 worker.join(0.05)
-
-
-def force_or_changed(plan: Plan, last: str | None, checksum: str) -> bool:
-    return plan.force or last != checksum
 
 
 def _prepared(

@@ -214,19 +214,15 @@ class Intake:
         return cur is None or cur == lt or lt == T.NULL or (cur == T.NULL)
 
     def _settle(self, name: str, lt: str) -> None:
-        """Record ``lt`` as the column's type (widening the known type if needed)."""
+        """Record ``lt`` as the column's type; a change to a type already reported in an
+        earlier chunk is a widening the stage must follow."""
         cur = self.target(name)
-        if cur is None or cur == T.NULL:
-            if lt != T.NULL or name not in self.types:
-                if cur == T.NULL and name in self.types and lt != T.NULL:
-                    self.widened.append((name, T.NULL, lt))
-                self.types[name] = lt if cur is None or lt != T.NULL else cur
+        if lt == T.NULL or lt == cur:
+            self.types.setdefault(name, lt if cur is None else cur)
             return
-        if cur != lt and lt != T.NULL:
-            self.types[name] = lt
-            self.widened.append((name, cur, lt))
-        else:
-            self.types.setdefault(name, cur)
+        if name in self.types:
+            self.widened.append((name, self.types[name], lt))
+        self.types[name] = lt
 
     def _column(self, name: str, vals: list[Any], bad: dict[int, str]) -> pa.Array:
         """The careful path for one column of Python values.
@@ -251,7 +247,7 @@ class Intake:
         else:
             kinds = set(map(type, vals))
             kinds.discard(type(None))
-            natural = _natural(vals) if len(kinds) == 1 else None
+            natural = _uniform_type(vals, kinds.pop()) if len(kinds) == 1 else None
             if natural is not None and (cur is None or cur == T.NULL):
                 target = natural
             else:
@@ -449,53 +445,27 @@ class Intake:
 # ---------------------------------------------------------------------- column helpers
 
 
-def _natural(vals: list[Any]) -> str | None:
-    """The narrowest logical type holding every value, or None when they conflict."""
-    kinds = set(map(type, vals))
-    kinds.discard(type(None))
-    if not kinds:
-        return T.NULL
-    result: str | None = T.NULL
+def _uniform_type(vals: list[Any], kind: type) -> str | None:
+    """The narrowest logical type holding every value of a column whose non-null values are
+    all of one Python type ``kind``, or None when freight cannot store some of them."""
     fast = {str: T.STRING, float: T.FLOAT64, bool: T.BOOL, bytes: T.BINARY}
-    for k in kinds:
-        if k in fast:
-            t: str | None = fast[k]
-        elif k is int:
-            lo = min(v for v in vals if type(v) is int)
-            hi = max(v for v in vals if type(v) is int)
-            t = T.INT64 if lo >= T.INT64_MIN and hi <= T.INT64_MAX else T.BIGINT
-            if (
-                t == T.BIGINT
-                and max(len(str(abs(lo))), len(str(abs(hi)))) > T.MAX_DECIMAL_PRECISION
-            ):
-                t = T.BIGINT  # the too-large ones are rejected by the converter
-        elif k in (dict, list, tuple):
-            t = T.JSON
-        else:
-            t = T.NULL
-            for v in vals:
-                if type(v) is k:
-                    vt = T.value_type(v)
-                    if vt is None:
-                        return None
-                    t2 = T.widen(t, vt) if t != vt else t
-                    if t2 is None:
-                        return None
-                    t = t2
-        if t == T.JSON and result not in (T.NULL, T.JSON):
-            return None
-        assert t is not None
-        result = T.widen(result, t) if result is not None else None
-        if result is None:
-            return None
-    return result
-
-
-def _first_type(vals: list[Any]) -> str | None:
+    if kind in fast:
+        return fast[kind]
+    if kind is int:
+        ints = [v for v in vals if v is not None]
+        fits = min(ints) >= T.INT64_MIN and max(ints) <= T.INT64_MAX
+        return T.INT64 if fits else T.BIGINT  # beyond 38 digits: rejected by the converter
+    if kind in (dict, list, tuple):
+        return T.JSON
+    t = T.NULL
     for v in vals:
         if v is not None:
-            return T.value_type(v)
-    return None
+            vt = T.value_type(v)
+            w = T.widen(t, vt) if vt is not None else None
+            if w is None:
+                return None
+            t = w
+    return t
 
 
 def _to_array(vals: list[Any], target: str) -> pa.Array | None:

@@ -150,6 +150,10 @@ class DuckDBSession(SqlSession):
         super().__init__(dest)
         self.conn = dest.conn
         self.open = True
+        # the lazy stage (see stage_create): types and the first chunk, not yet written
+        self._pending_types: dict[str, str] | None = None
+        self._pending: list[tuple[pa.Table, int]] = []
+        self._view = False  # the stage is a view of the one chunk
 
     def _alter_column(self, table: str, column: str, new: str) -> None:
         """DuckDB cannot change the type of a key column in place: rebuild the table (inside
@@ -212,12 +216,12 @@ class DuckDBSession(SqlSession):
     # data, saving the temporary table's create, insert and drop on every small load.
 
     def stage_create(self, types: dict[str, str]) -> None:
-        self._pending_types: dict[str, str] | None = dict(types)
-        self._pending: list[tuple[pa.Table, int]] = []
+        self._pending_types = dict(types)
+        self._pending = []
         self._view = False
 
     def _materialize(self) -> None:
-        if getattr(self, "_pending_types", None) is None:
+        if self._pending_types is None:
             return
         types, self._pending_types = self._pending_types, None
         super().stage_create(types or {})
@@ -234,7 +238,7 @@ class DuckDBSession(SqlSession):
         super().stage_alter(name, ltype)
 
     def stage_insert(self, data: pa.Table, first_seq: int) -> None:
-        if getattr(self, "_pending_types", None) is not None and not self._pending:
+        if self._pending_types is not None and not self._pending:
             self._pending.append((data, first_seq))
             return
         self._materialize()
@@ -258,7 +262,7 @@ class DuckDBSession(SqlSession):
         existing: dict[str, str] | None,
         cursor_mark: Any,
     ) -> dict[str, Any]:
-        single = len(getattr(self, "_pending", ())) == 1 and self._pending_types is not None
+        single = len(self._pending) == 1 and self._pending_types is not None
         no_deletes = plan.strategy != "incremental" and (
             not plan.keyed or self.distinct_keys == self.staged_rows
         )
@@ -276,7 +280,7 @@ class DuckDBSession(SqlSession):
         return super().apply(plan, load_id, types, existing, cursor_mark)
 
     def stage_drop(self) -> None:
-        if getattr(self, "_view", False):
+        if self._view:
             self._view = False
             try:
                 self.conn.unregister(STAGE)
@@ -315,7 +319,7 @@ class DuckDBSession(SqlSession):
 
     def rollback(self) -> None:
         self.open = False
-        if getattr(self, "_view", False):
+        if self._view:
             self._view = False
             try:
                 self.conn.unregister(STAGE)
