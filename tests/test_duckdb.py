@@ -133,3 +133,58 @@ def test_environment_has_no_hidden_state(tmp_path: Path, monkeypatch: pytest.Mon
         ds.load([{"id": 1, "v": 1}], table="t", strategy="incremental", cursor="v", key="id")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "state.duckdb"]
     assert list((tmp_path / "home").iterdir()) == []
+
+
+# --- what a DuckDB Dataset remembers between loads (columns, last checksum) stays true ----
+
+
+def test_two_datasets_on_one_file_share_the_last_checksum(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path}/shared.duckdb"
+    a_rows = [{"id": 1, "v": "a"}]
+    b_rows = [{"id": 1, "v": "b"}]
+    with freight.connect(url) as a, freight.connect(url) as b:
+        assert a.load(a_rows, table="t", strategy="append").status == "committed"
+        # b never loaded t, yet it knows a's load: the same content is a replay
+        assert b.load(a_rows, table="t", strategy="append").status == "skipped"
+        assert b.load(b_rows, table="t", strategy="append").status == "committed"
+        # a's last load is no longer the latest: loading it again applies it again
+        again = a.load(a_rows, table="t", strategy="append")
+        assert again.status == "committed" and again.inserted == 1
+        assert a.read("t").num_rows == 3
+
+
+def test_columns_changed_outside_freight_are_seen(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "outside.duckdb"
+    with freight.connect(f"duckdb:///{path}") as ds:
+        ds.load([{"id": 1, "v": "a"}], table="t", strategy="merge", key="id")
+        raw = duckdb.connect(str(path))  # the same database instance, in this process
+        try:
+            raw.execute('ALTER TABLE t ADD COLUMN "extra" BIGINT')
+            assert ds.schema("t")["extra"] == "int64"
+            r = ds.load([{"id": 2, "v": "b", "extra": 7}], table="t", strategy="merge", key="id")
+            assert r.inserted == 1 and r.schema_changes == []
+            raw.execute('ALTER TABLE t DROP COLUMN "extra"')
+            r = ds.load([{"id": 3, "v": "c", "extra": 8}], table="t", strategy="merge", key="id")
+            assert r.schema_changes == ["added column extra int64"]
+            raw.execute("DROP TABLE t")
+            r = ds.load([{"id": 4, "v": "d"}], table="t", strategy="merge", key="id")
+            assert r.status == "committed" and r.inserted == 1
+            assert r.schema_changes and r.schema_changes[0].startswith("created table t")
+            assert ds.read("t").column("id").to_pylist() == [4]
+        finally:
+            raw.close()
+
+
+def test_an_untyped_column_typed_by_another_dataset(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path}/untyped.duckdb"
+    with freight.connect(url) as a, freight.connect(url) as b:
+        a.load([{"id": 1, "x": None}], table="t", strategy="merge", key="id")
+        assert a.schema("t")["x"] == "null"
+        b.load([{"id": 2, "x": "text"}], table="t", strategy="merge", key="id")
+        assert a.schema("t")["x"] == "string"
+        # a must not take x for untyped any more (it would try to type it int64 and fail)
+        r = a.load([{"id": 3, "x": 5}], table="t", strategy="merge", key="id")
+        assert r.status == "committed" and r.schema_changes == []
+        assert a.read("t").sort_by("id").column("x").to_pylist() == [None, "text", "5"]

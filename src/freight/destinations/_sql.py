@@ -123,6 +123,9 @@ class SqlSession:
         #: number of distinct keys when the whole load fitted one chunk
         self.staged_rows: int | None = None
         self.distinct_keys: int | None = None
+        #: tables whose columns this load created, added, typed or widened (a destination
+        #: that caches columns forgets these when the load ends)
+        self.altered: set[str] = set()
 
     # --------------------------------------------------------------- driver hooks
 
@@ -240,6 +243,7 @@ class SqlSession:
     # --------------------------------------------------------------- apply
 
     def create_table(self, plan: Plan, types: dict[str, str]) -> None:
+        self.altered.add(plan.table)
         cols = [f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in types.items()]
         cols.append(f"{self._i(LOAD_ID_COLUMN)} {self.dialect.text}")
         if plan.keyed:
@@ -252,6 +256,7 @@ class SqlSession:
     def _mark_untyped(self, table: str, column: str, untyped: bool) -> None:
         """A column that has held only NULLs has no type yet: it is stored as text and marked
         with a comment, so a later load gives it its type (``columns()`` reports ``null``)."""
+        self.altered.add(table)
         value = f"'{UNTYPED}'" if untyped else "NULL"
         self._exec(f"COMMENT ON COLUMN {self._table_ref(table)}.{self._i(column)} IS {value}")
 
@@ -277,6 +282,8 @@ class SqlSession:
                 column=(adds or widens)[0][0],
             )
         ref = self._table_ref(plan.table)
+        if adds:
+            self.altered.add(plan.table)
         for c, t in adds:
             self._exec(f"ALTER TABLE {ref} ADD COLUMN {self._i(c)} {self.dialect.sql_type(t)}")
             if t == T.NULL:
@@ -288,6 +295,7 @@ class SqlSession:
         return changes
 
     def _widen_column(self, table: str, column: str, old: str, new: str) -> None:
+        self.altered.add(table)
         ref = self._table_ref(table)
         if old == T.NULL:
             self._exec(self._alter_sql(ref, column, new))

@@ -4,6 +4,7 @@ else is the shared set-based SQL, inside one transaction on the Dataset's connec
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -21,7 +22,7 @@ from .._errors import ConfigurationError, DestinationError, LockedError
 from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX, Plan
 from .._result import Health, LoadRecord, RejectedRow
 from .._url import mask_url
-from ._base import Capabilities
+from ._base import Capabilities, Mark
 from ._sql import (
     LOAD_COLUMNS,
     LOADS,
@@ -82,6 +83,33 @@ _REVERSE = {
     "JSON": T.JSON,
 }
 _DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
+
+
+class _Known:
+    """What this process knows of one DuckDB database from freight's own loads, so a small
+    load does not pay the catalogue and journal queries (~3 ms of a ~12 ms merge).
+
+    Sound because every writer of a DuckDB file is in this process (DuckDB locks the file
+    against other processes) and every freight load on the same file shares this object:
+    ``marks`` (a table's last committed checksum and schema version) is set when a load
+    commits; ``columns`` (a table's logical columns, with the signature of its stored
+    names and types) is checked against the table on every use (``SELECT * ... LIMIT 0``)
+    and forgotten when a freight load changes the table's columns.
+    """
+
+    def __init__(self) -> None:
+        self.marks: dict[str, Mark] = {}
+        self.columns: dict[str, tuple[tuple[tuple[str, str], ...], dict[str, str]]] = {}
+
+
+_KNOWN: dict[str, _Known] = {}
+
+
+def _known_for(path: str) -> _Known:
+    if path == ":memory:":  # every in-memory connection is a database of its own
+        return _Known()
+    return _KNOWN.setdefault(os.path.realpath(path), _Known())
+
 
 CAPABILITIES = Capabilities(
     name="duckdb",
@@ -154,6 +182,20 @@ class DuckDBSession(SqlSession):
         self._pending_types: dict[str, str] | None = None
         self._pending: list[tuple[pa.Table, int]] = []
         self._view = False  # the stage is a view of the one chunk
+        self._committed: tuple[str, Mark] | None = None  # the journal's mark, once committed
+
+    def last_committed(self, table: str, cursor: str | None) -> Mark:
+        known = self.dest.known.marks
+        if cursor is None and table in known:
+            return known[table]
+        mark = super().last_committed(table, cursor)
+        known[table] = Mark(mark.checksum, mark.schema_version)
+        return mark
+
+    def journal(self, record: LoadRecord, params: dict[str, Any]) -> None:
+        super().journal(record, params)
+        if record.status == "committed":
+            self._committed = (record.table, Mark(record.checksum, record.schema_version))
 
     def _alter_column(self, table: str, column: str, new: str) -> None:
         """DuckDB cannot change the type of a key column in place: rebuild the table (inside
@@ -312,13 +354,22 @@ class DuckDBSession(SqlSession):
 
     def commit(self) -> None:
         self.open = False
+        known = self.dest.known
+        for table in self.altered:
+            known.columns.pop(table, None)
         try:
             self.conn.execute("COMMIT")
         except duckdb.Error as e:
+            if self._committed:
+                known.marks.pop(self._committed[0], None)
             raise _translate(e, "committing") from e
+        if self._committed:
+            known.marks[self._committed[0]] = self._committed[1]
 
     def rollback(self) -> None:
         self.open = False
+        for table in self.altered:
+            self.dest.known.columns.pop(table, None)
         if self._view:
             self._view = False
             try:
@@ -342,6 +393,8 @@ class DuckDBDestination:
         path, query = parse_url(url)
         self.path = path
         self.url = mask_url(url)
+        self.known = _known_for(path)
+        self._in_load = False
         self.read_only = read_only or query.get("read_only", "").lower() in ("1", "true", "yes")
         self._lock = threading.RLock()
         if path != ":memory:" and not self.read_only:
@@ -372,6 +425,7 @@ class DuckDBDestination:
                 self.conn.execute("BEGIN TRANSACTION")
             except duckdb.Error as e:
                 raise _translate(e, "starting a transaction") from None
+            self._in_load = True
             try:
                 yield s
             except BaseException:
@@ -380,6 +434,8 @@ class DuckDBDestination:
             else:
                 if s.open:  # the loader commits or rolls back itself; never leave one open
                     s.rollback()
+            finally:
+                self._in_load = False
 
     def record_outside(self, record: LoadRecord, params: dict[str, Any]) -> None:
         """Journal a failed or skipped load in its own small transaction."""
@@ -404,6 +460,34 @@ class DuckDBDestination:
                 raise _translate(e, "reading") from None
 
     def columns(self, table: str) -> dict[str, str] | None:
+        cached = self.known.columns.get(table)
+        if cached is not None and self._signature(table) == cached[0]:
+            return dict(cached[1])
+        columns = self._columns(table)
+        if columns is None:
+            self.known.columns.pop(table, None)
+        else:
+            self.known.columns[table] = (self._signature(table), dict(columns))
+        return columns
+
+    def _signature(self, table: str) -> tuple[tuple[str, str], ...]:
+        """The table's stored column names and types, from a query that reads no rows."""
+        with self._lock:
+            try:
+                desc = self.conn.execute(f"SELECT * FROM {q(table)} LIMIT 0").description or ()
+            except duckdb.Error as e:  # dropped or renamed by someone else since it was seen
+                self.known.columns.pop(table, None)
+                if not self._in_load:
+                    return ()
+                # the failed statement aborted the load's transaction: the retry starts afresh
+                raise DestinationError(
+                    f"table {table!r} changed outside this load ({str(e).splitlines()[0]})",
+                    destination="duckdb",
+                    transient=True,
+                ) from None
+        return tuple((d[0], str(d[1])) for d in desc)
+
+    def _columns(self, table: str) -> dict[str, str] | None:
         sql = (
             "SELECT column_name, data_type, comment FROM duckdb_columns() "
             "WHERE schema_name = current_schema() AND database_name = current_database() "
