@@ -786,3 +786,50 @@ def test_long_identifiers_are_kept_exactly_or_refused_never_truncated(
     assert ds.tables() == [table]
     assert list(ds.schema(table)) == [col]
     assert ds.read(table).column_names == [col]
+
+
+# A keyed load that fits one chunk is read in place (DuckDB: a view of the Arrow chunk;
+# PostgreSQL: a JSON document read by jsonb_to_recordset); a bigger one goes through a real
+# stage (temporary table). Both must store every value exactly alike.
+MERGED = {
+    **{case: values for case, (values, _) in CASES.items()},
+    "special floats": [math.nan, math.inf, -math.inf, -0.0, 5e-324, None],
+    "decimal": [Decimal("123456789012345678901234567890.12345678"), Decimal("-0.00000001"), None],
+    "big int": [2**100, -(10**37), 0, None],
+    "aware": [dt.datetime(2024, 5, 1, 12, tzinfo=PLUS5), dt.datetime(1, 1, 2, tzinfo=UTC), None],
+    "json": [{"a": [1, 2.5, None], "é": {"n": "x"}}, [1, "two"], "s", 3, None],
+}
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
+        return math.isnan(b)
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    return a == b
+
+
+@pytest.mark.parametrize("case", sorted(MERGED))
+def test_in_place_and_staged_keyed_loads_store_the_same_values(url: str, case: str) -> None:
+    values = MERGED[case]
+    batch = [{"id": i, "v": v} for i, v in enumerate(values)]
+    got = {}
+    for path, options in (("in place", {}), ("staged", {"chunk_rows": 2})):
+        with freight.connect(url, **options) as ds:
+            table = f"m_{uuid.uuid4().hex[:10]}"
+            r = ds.load(batch, table, strategy="merge", key="id")
+            assert counts(r) == {"inserted": len(values)}, r
+            got[path] = [x.get("v") for x in rows(ds, table, "id")]
+            again = ds.load(batch, table, strategy="merge", key="id", force=True)
+            assert counts(again) == {"unchanged": len(values)}, (path, again)
+    for path, stored in got.items():
+        if case == "aware":
+            expected = [None if v is None else v.astimezone(UTC) for v in values]
+            stored = [None if v is None else v.astimezone(UTC) for v in stored]
+        elif case == "json":
+            expected = [None if v is None else orjson.dumps(v) for v in values]
+            stored = [None if v is None else orjson.dumps(orjson.loads(v)) for v in stored]
+        else:
+            expected = values
+        assert len(stored) == len(expected)
+        assert all(_same(a, b) for a, b in zip(expected, stored, strict=True)), (path, stored)

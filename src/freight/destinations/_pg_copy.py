@@ -18,6 +18,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
@@ -43,6 +44,33 @@ def _for_csv(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     if pa.types.is_dictionary(t):
         return _for_csv(pa.chunked_array([c.dictionary_decode() for c in col.chunks]))
     return col
+
+
+def to_json(table: pa.Table, types: dict[str, str]) -> bytes:
+    """A small chunk as a JSON array of row objects for ``jsonb_to_recordset``, each value in
+    the text form the column's input function reads exactly (the same as the CSV path):
+    numbers other than int64 and bool, temporals, bytes and uuids as strings; a JSON column
+    as its JSON value."""
+    names = table.column_names
+    columns: list[list[Any]] = []
+    for i, name in enumerate(names):
+        col = table.column(i)
+        t = col.type
+        if types.get(name) == T.JSON:
+            columns.append([None if v is None else orjson.Fragment(v) for v in col.to_pylist()])
+            continue
+        col = _for_csv(col)
+        t = col.type
+        if not (
+            pa.types.is_integer(t)
+            or pa.types.is_boolean(t)
+            or pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_null(t)
+        ):
+            col = col.cast(pa.string())
+        columns.append(col.to_pylist())
+    return orjson.dumps([dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)])
 
 
 def to_csv(table: pa.Table) -> memoryview:

@@ -126,6 +126,10 @@ class SqlSession:
         #: tables whose columns this load created, added, typed or widened (a destination
         #: that caches columns forgets these when the load ends)
         self.altered: set[str] = set()
+        # the lazy stage (see stage_create): its types and first chunk, not yet written
+        self._pending_types: dict[str, str] | None = None
+        self._pending: list[tuple[Any, int]] = []
+        self._view = False  # the stage is the one chunk, read in place
 
     # --------------------------------------------------------------- driver hooks
 
@@ -133,9 +137,6 @@ class SqlSession:
         raise NotImplementedError
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    def stage_insert(self, data: Any, first_seq: int) -> None:
         raise NotImplementedError
 
     def columns(self, table: str) -> dict[str, str] | None:
@@ -212,25 +213,78 @@ class SqlSession:
             self._exec(sql, r)
 
     # --------------------------------------------------------------- stage
+    # The stage is created lazily: a load that fits one chunk and needs no deletes from its
+    # stage (no duplicate keys, not incremental) may have its destination read that chunk
+    # in place (``_open_view``), saving the temporary table's create, insert and drop that
+    # dominate a small load. Otherwise the first chunk goes into a real stage like the rest.
 
     def _stage_ref(self) -> str:
         return self._i(STAGE)
 
     def stage_create(self, types: dict[str, str]) -> None:
-        cols = [f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in types.items()]
-        cols.append(f"{self._i(SEQ)} {self.dialect.int_type}")
-        self._exec(f"CREATE TEMPORARY TABLE {self._stage_ref()} ({', '.join(cols)})")
-        self._stage_types = dict(types)
+        self._pending_types = dict(types)
+        self._pending = []
+        self._view = False
+
+    def stage_insert(self, data: Any, first_seq: int) -> None:
+        if self._pending_types is not None and not self._pending:
+            self._pending.append((data, first_seq))
+            return
+        self._materialize()
+        self._insert(data, first_seq)
 
     def stage_add(self, name: str, ltype: str) -> None:
+        self._materialize()
         self._exec(
             f"ALTER TABLE {self._stage_ref()} ADD COLUMN {self._i(name)} {self.dialect.sql_type(ltype)}"
         )
         self._stage_types[name] = ltype
 
     def stage_alter(self, name: str, ltype: str) -> None:
+        self._materialize()
         self._exec(self._alter_sql(self._stage_ref(), name, ltype))
         self._stage_types[name] = ltype
+
+    def _materialize(self) -> None:
+        if self._pending_types is None:
+            return
+        types, self._pending_types = self._pending_types, None
+        self._create_stage(types)
+        for data, seq in self._pending:
+            self._insert(data, seq)
+        self._pending = []
+
+    def _settle_stage(self, plan: Plan) -> None:
+        """Before the strategy runs: the one chunk read in place, or a real stage."""
+        single = len(self._pending) == 1 and self._pending_types is not None
+        no_deletes = plan.strategy != "incremental" and (
+            not plan.keyed or self.distinct_keys == self.staged_rows
+        )
+        if (
+            single
+            and no_deletes
+            and self._open_view(self._pending[0][0], self._pending_types or {})
+        ):
+            self._pending, self._pending_types, self._view = [], None, True
+        else:
+            self._materialize()
+
+    def _create_stage(self, types: dict[str, str]) -> None:
+        cols = [f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in types.items()]
+        cols.append(f"{self._i(SEQ)} {self.dialect.int_type}")
+        self._exec(f"CREATE TEMPORARY TABLE {self._stage_ref()} ({', '.join(cols)})")
+        self._stage_types = dict(types)
+
+    def _insert(self, data: Any, first_seq: int) -> None:
+        """Write a chunk into the (real) stage, with its row positions in ``SEQ``."""
+        raise NotImplementedError
+
+    def _open_view(self, data: Any, types: dict[str, str]) -> bool:
+        """Let the strategy statements read ``data`` as the stage; False: not here."""
+        return False
+
+    def _close_view(self) -> None:
+        pass
 
     def _alter_sql(self, table_ref: str, name: str, ltype: str) -> str:
         return self.dialect.alter_fmt.format(
@@ -238,6 +292,14 @@ class SqlSession:
         )
 
     def stage_drop(self) -> None:
+        if self._view:
+            self._view = False
+            self._close_view()
+            return
+        self._materialize()
+        self._drop_stage()
+
+    def _drop_stage(self) -> None:
         self._exec(f"DROP TABLE IF EXISTS {self._stage_ref()}")
 
     # --------------------------------------------------------------- apply
@@ -326,6 +388,7 @@ class SqlSession:
         cursor_mark: Any,
     ) -> dict[str, Any]:
         """Run the strategy from the stage; return the counters and schema changes."""
+        self._settle_stage(plan)
         out = outcome(cursor_value=cursor_mark)
         stage = self._stage_ref()
         p = self._p

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from .. import _types as T
 from .._errors import ConfigurationError, DestinationError, LockedError
-from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX, Plan
+from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX
 from .._result import Health, LoadRecord, RejectedRow
 from .._url import mask_url
 from ._base import Capabilities, Mark
@@ -178,10 +178,6 @@ class DuckDBSession(SqlSession):
         super().__init__(dest)
         self.conn = dest.conn
         self.open = True
-        # the lazy stage (see stage_create): types and the first chunk, not yet written
-        self._pending_types: dict[str, str] | None = None
-        self._pending: list[tuple[pa.Table, int]] = []
-        self._view = False  # the stage is a view of the one chunk
         self._committed: tuple[str, Mark] | None = None  # the journal's mark, once committed
 
     def last_committed(self, table: str, cursor: str | None) -> Mark:
@@ -253,39 +249,6 @@ class DuckDBSession(SqlSession):
     def columns(self, table: str) -> dict[str, str] | None:
         return self.dest.columns(table)
 
-    # The stage is created lazily: a load that fits one chunk and needs no deletes from its
-    # stage (no duplicate keys, not incremental) reads that chunk as a view of the Arrow
-    # data, saving the temporary table's create, insert and drop on every small load.
-
-    def stage_create(self, types: dict[str, str]) -> None:
-        self._pending_types = dict(types)
-        self._pending = []
-        self._view = False
-
-    def _materialize(self) -> None:
-        if self._pending_types is None:
-            return
-        types, self._pending_types = self._pending_types, None
-        super().stage_create(types or {})
-        for data, seq in self._pending:
-            self._insert(data, seq)
-        self._pending = []
-
-    def stage_add(self, name: str, ltype: str) -> None:
-        self._materialize()
-        super().stage_add(name, ltype)
-
-    def stage_alter(self, name: str, ltype: str) -> None:
-        self._materialize()
-        super().stage_alter(name, ltype)
-
-    def stage_insert(self, data: pa.Table, first_seq: int) -> None:
-        if self._pending_types is not None and not self._pending:
-            self._pending.append((data, first_seq))
-            return
-        self._materialize()
-        self._insert(data, first_seq)
-
     def _insert(self, data: pa.Table, first_seq: int) -> None:
         n = data.num_rows
         data = data.append_column(SEQ, pa.array(range(first_seq, first_seq + n), pa.int64()))
@@ -296,41 +259,18 @@ class DuckDBSession(SqlSession):
             raise _translate(e, "staging rows") from e
         del _freight_chunk
 
-    def apply(
-        self,
-        plan: Plan,
-        load_id: str,
-        types: dict[str, str],
-        existing: dict[str, str] | None,
-        cursor_mark: Any,
-    ) -> dict[str, Any]:
-        single = len(self._pending) == 1 and self._pending_types is not None
-        no_deletes = plan.strategy != "incremental" and (
-            not plan.keyed or self.distinct_keys == self.staged_rows
-        )
-        if single and no_deletes:
-            data, seq = self._pending[0]
-            n = data.num_rows
-            view = data.append_column(SEQ, pa.array(range(seq, seq + n), pa.int64()))
-            try:
-                self.conn.register(STAGE, view)
-            except duckdb.Error as e:
-                raise _translate(e, "staging rows") from e
-            self._pending, self._pending_types, self._view = [], None, True
-        else:
-            self._materialize()
-        return super().apply(plan, load_id, types, existing, cursor_mark)
+    def _open_view(self, data: pa.Table, types: dict[str, str]) -> bool:
+        try:
+            self.conn.register(STAGE, data)
+        except duckdb.Error as e:
+            raise _translate(e, "staging rows") from e
+        return True
 
-    def stage_drop(self) -> None:
-        if self._view:
-            self._view = False
-            try:
-                self.conn.unregister(STAGE)
-            except duckdb.Error as e:
-                raise _translate(e, "dropping the stage") from e
-            return
-        self._materialize()
-        super().stage_drop()
+    def _close_view(self) -> None:
+        try:
+            self.conn.unregister(STAGE)
+        except duckdb.Error as e:
+            raise _translate(e, "dropping the stage") from e
 
     def append_rows(self, table: str, data: pa.Table, load_id: str) -> None:
         # The chunk is read as a local variable (DuckDB's replacement scan), not through

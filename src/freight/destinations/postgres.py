@@ -31,7 +31,7 @@ from .._result import Health, LoadRecord, RejectedRow
 from .._url import mask_text, mask_url
 from ._base import Capabilities
 from ._pg_catalog import CATALOG_SQL, DIALECT, Catalog, known_type, logical_type
-from ._pg_copy import to_arrow, to_csv
+from ._pg_copy import to_arrow, to_csv, to_json
 from ._pg_pool import Pool
 from ._sql import (
     LOAD_COLUMNS,
@@ -58,6 +58,10 @@ CAPABILITIES = Capabilities(
 )
 
 #: sqlstates a retry of the whole load may get past
+#: a load of one chunk up to this size is read from a JSON setting, not a temporary table
+VIEW_ROWS = 1_000
+VIEW_BYTES = 1 << 20
+
 _TRANSIENT = {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "55P03", "42P07", "42701"}
 _PERMANENT_CONNECT = ("authentication", "password", "does not exist", "pg_hba.conf", "permission")
 
@@ -100,6 +104,7 @@ class PostgresSession(SqlSession):
         self._keys: dict[str, list[tuple[str, ...]]] = {}
         self._journal: tuple[str, list[Any]] | None = None
         self._changes: list[str] = []
+        self._view_sql = ""
 
     # --------------------------------------------------------------- driver hooks
 
@@ -107,6 +112,8 @@ class PostgresSession(SqlSession):
         return f"{self._i(self.dest.pg_schema)}.{self._i(table)}"
 
     def _stage_ref(self) -> str:
+        if self._view:
+            return self._view_sql
         return f"pg_temp.{self._i(STAGE)}"
 
     def _run(self, sql: str, params: Sequence[Any], what: str = "loading") -> psycopg.Cursor[Any]:
@@ -163,7 +170,7 @@ class PostgresSession(SqlSession):
         finally:
             self._journal = None
 
-    def stage_drop(self) -> None:
+    def _drop_stage(self) -> None:
         pass  # the stage is ON COMMIT DROP, and gone with a rollback too
 
     def rollback(self) -> None:
@@ -174,13 +181,30 @@ class PostgresSession(SqlSession):
 
     # --------------------------------------------------------------- bulk path
 
-    def stage_create(self, types: dict[str, str]) -> None:
+    def _create_stage(self, types: dict[str, str]) -> None:
         cols = [f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in types.items()]
         cols.append(f"{self._i(SEQ)} bigint")
         self._exec(f"CREATE TEMPORARY TABLE {self._stage_ref()} ({', '.join(cols)}) ON COMMIT DROP")
         self._stage_types = dict(types)
 
-    def stage_insert(self, data: pa.Table, first_seq: int) -> None:
+    def _open_view(self, data: pa.Table, types: dict[str, str]) -> bool:
+        """A small chunk goes to the server as one JSON document in a transaction-local
+        setting and is read back with ``jsonb_to_recordset``: no temporary table to create,
+        fill and drop (about half of a 100-row merge's time on the server)."""
+        if data.num_rows > VIEW_ROWS or not types:
+            return False
+        body = to_json(data, types)
+        if len(body) > VIEW_BYTES:
+            return False
+        self._exec("SELECT set_config('freight.stage', %s, true)", [body.decode()])
+        cols = ", ".join(f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in types.items())
+        self._view_sql = (
+            f"(SELECT * FROM jsonb_to_recordset(current_setting('freight.stage')::jsonb) "
+            f"AS v({cols}))"
+        )
+        return True
+
+    def _insert(self, data: pa.Table, first_seq: int) -> None:
         seq = pa.array(range(first_seq, first_seq + data.num_rows), pa.int64())
         self._copy(f"pg_temp.{q(STAGE)}", data.append_column(SEQ, seq), "staging rows")
 
