@@ -69,6 +69,34 @@ def logical_type(pg_type: str) -> str:
     return _REVERSE.get(_TYPMOD.sub("", pg_type), T.STRING)
 
 
+#: format_type() of the columns freight itself creates, by logical type
+_NATIVE = {
+    "bigint": T.INT64,
+    "double precision": T.FLOAT64,
+    "text": T.STRING,
+    "bytea": T.BINARY,
+    "boolean": T.BOOL,
+    "date": T.DATE,
+    "time without time zone": T.TIME,
+    "timestamp without time zone": T.TIMESTAMP,
+    "timestamp with time zone": T.TIMESTAMPTZ,
+    "uuid": T.UUID,
+    "jsonb": T.JSON,
+    UNTYPED: T.STRING,  # text, holding only NULLs so far
+}
+_NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
+
+
+def native_type(pg_type: str) -> str | None:
+    """The logical type of a column of exactly the SQL type freight would create for it
+    (binary COPY sends that type's wire format), else None (``integer``, ``varchar``,
+    ``json``, ``inet``, ...: such columns get their values as text)."""
+    m = _NUMERIC.match(pg_type)
+    if m:
+        return T.decimal_type(int(m.group(1)), int(m.group(2)))
+    return _NATIVE.get(pg_type)
+
+
 def known_type(pg_type: str) -> bool:
     return pg_type.startswith("numeric") or _TYPMOD.sub("", pg_type) in _REVERSE
 

@@ -1,7 +1,11 @@
 """Arrow <-> PostgreSQL for the PostgreSQL destination: chunks go in through
-``COPY ... FROM STDIN (FORMAT csv)`` written by pyarrow's CSV writer; rows come back as Arrow.
+``COPY ... FROM STDIN (FORMAT binary)`` encoded by pgpq (Rust, Arrow -> PostgreSQL's wire
+formats) when every column has exactly the type freight creates for its values, else through
+``COPY ... (FORMAT csv)`` written by pyarrow's CSV writer (a user's ``integer``, ``varchar``,
+``inet`` ... column parses text); small keyed loads go as JSON (``to_json``); rows come back
+as Arrow. Measurements: docs/postgres.md.
 
-Why CSV and not binary COPY: see docs/postgres.md (measured). What CSV needs to be exact:
+What CSV needs to be exact:
 
 - strings are always quoted by pyarrow, so ``""`` is the empty string and an unquoted empty
   field is NULL (PostgreSQL's CSV default); a NUL byte cannot reach here (the loader
@@ -19,8 +23,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+import pgpq
 import pyarrow as pa
 import pyarrow.csv as pcsv
+from pgpq import encoders as pgpq_encoders
+from pgpq import schema as pgpq_schema
 
 from .. import _types as T
 
@@ -44,6 +51,47 @@ def _for_csv(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     if pa.types.is_dictionary(t):
         return _for_csv(pa.chunked_array([c.dictionary_decode() for c in col.chunks]))
     return col
+
+
+def binary_ready(table: pa.Table, native: dict[str, str]) -> bool:
+    """Whether every column of ``table`` holds exactly the Arrow type of the logical type its
+    target column natively stores (``native``: column -> logical type, only the columns whose
+    SQL type is the one freight creates). Otherwise the chunk goes as CSV."""
+    for field in table.schema:
+        lt = native.get(field.name)
+        if lt is None:
+            return False
+        if not pa.types.is_null(field.type) and field.type != T.to_arrow(lt):
+            return False
+    return True
+
+
+def for_binary(table: pa.Table) -> pa.Table:
+    """What pgpq encodes: an all-NULL column as text NULLs, a uuid as its 16 bytes (uuid's
+    wire format is exactly those bytes)."""
+    cols = []
+    for col in table.columns:
+        t = col.type
+        if pa.types.is_null(t):
+            col = pa.nulls(len(col), pa.string())
+        elif isinstance(t, pa.BaseExtensionType):
+            col = pa.chunked_array([c.storage for c in col.chunks], t.storage_type)
+        cols.append(col)
+    return pa.table(cols, names=table.column_names)
+
+
+def binary_encoder(schema: pa.Schema, json_columns: set[str]) -> Any:
+    """A pgpq encoder for ``schema``; JSON columns get jsonb's wire format (a version byte,
+    then the text)."""
+    encoders = {
+        f.name: (
+            pgpq_encoders.StringEncoderBuilder.new_with_output(f, pgpq_schema.Jsonb())
+            if f.name in json_columns
+            else pgpq.ArrowToPostgresBinaryEncoder.infer_encoder(f)
+        )
+        for f in schema
+    }
+    return pgpq.ArrowToPostgresBinaryEncoder.new_with_encoders(schema, encoders)
 
 
 def to_json(table: pa.Table, types: dict[str, str]) -> bytes:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -30,8 +30,8 @@ from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX, Plan
 from .._result import Health, LoadRecord, RejectedRow
 from .._url import mask_text, mask_url
 from ._base import Capabilities
-from ._pg_catalog import CATALOG_SQL, DIALECT, Catalog, known_type, logical_type
-from ._pg_copy import to_arrow, to_csv, to_json
+from ._pg_catalog import CATALOG_SQL, DIALECT, Catalog, known_type, logical_type, native_type
+from ._pg_copy import binary_encoder, binary_ready, for_binary, to_arrow, to_csv, to_json
 from ._pg_pool import Pool
 from ._sql import (
     LOAD_COLUMNS,
@@ -91,6 +91,17 @@ def _transient(e: psycopg.Error) -> bool:
     return False
 
 
+class _OpenCopy:
+    """A COPY in progress: what identifies it, its pgpq encoder (None: CSV), its contexts."""
+
+    def __init__(self, key: tuple[str, Any], encoder: Any, what: str) -> None:
+        self.key = key
+        self.encoder = encoder
+        self.what = what
+        self.stack = ExitStack()
+        self.copy: Any = None
+
+
 class PostgresSession(SqlSession):
     dialect = DIALECT
 
@@ -105,6 +116,9 @@ class PostgresSession(SqlSession):
         self._journal: tuple[str, list[Any]] | None = None
         self._changes: list[str] = []
         self._view_sql = ""
+        self._open_copy: _OpenCopy | None = None  # kept open between chunks (see _copy)
+        #: per table, the columns whose SQL type is the one freight creates (binary COPY)
+        self._native: dict[str, dict[str, str]] = {}
 
     # --------------------------------------------------------------- driver hooks
 
@@ -117,6 +131,7 @@ class PostgresSession(SqlSession):
         return f"pg_temp.{self._i(STAGE)}"
 
     def _run(self, sql: str, params: Sequence[Any], what: str = "loading") -> psycopg.Cursor[Any]:
+        self._end_copy()
         try:
             return self.conn.cursor(row_factory=dict_row).execute(sql, list(params))
         except psycopg.Error as e:
@@ -129,6 +144,7 @@ class PostgresSession(SqlSession):
         return self._run(sql, params).fetchall()
 
     def _executemany(self, sql: str, rows: list[list[Any]]) -> None:
+        self._end_copy()
         try:
             with self.conn.cursor() as cur:
                 cur.executemany(sql, rows)
@@ -142,6 +158,9 @@ class PostgresSession(SqlSession):
         if cat.columns is not None and all(c != LOAD_ID_COLUMN for c, _ in cat.columns):
             self._no_load_id.add(table)  # a table freight did not create
         self._keys[table] = cat.keys
+        self._native[table] = {
+            c: lt for c, t in cat.columns or () if (lt := native_type(t)) is not None
+        }
         return self.dest._logical(cat.columns)
 
     def key_columns(self, table: str) -> tuple[str, ...] | None:
@@ -158,6 +177,7 @@ class PostgresSession(SqlSession):
 
     def commit(self) -> None:
         """Write the journal row and commit in one round trip."""
+        self._end_copy()
         try:
             if self._journal is None:
                 self.conn.commit()
@@ -174,6 +194,7 @@ class PostgresSession(SqlSession):
         pass  # the stage is ON COMMIT DROP, and gone with a rollback too
 
     def rollback(self) -> None:
+        self._abort_copy()
         try:
             self.conn.rollback()
         except psycopg.Error:
@@ -206,25 +227,72 @@ class PostgresSession(SqlSession):
 
     def _insert(self, data: pa.Table, first_seq: int) -> None:
         seq = pa.array(range(first_seq, first_seq + data.num_rows), pa.int64())
-        self._copy(f"pg_temp.{q(STAGE)}", data.append_column(SEQ, seq), "staging rows")
+        native = {**self._stage_types, SEQ: T.INT64}
+        self._copy(f"pg_temp.{q(STAGE)}", data.append_column(SEQ, seq), native, "staging rows")
 
     def append_rows(self, table: str, data: pa.Table, load_id: str) -> None:
         ids = pa.repeat(pa.scalar(load_id, pa.string()), data.num_rows)
         ref = f"{q(self.dest.pg_schema)}.{q(table)}"
-        self._copy(ref, data.append_column(LOAD_ID_COLUMN, ids), f"appending to {table}")
+        native = {**self._native.get(table, {}), LOAD_ID_COLUMN: T.STRING}
+        self._copy(ref, data.append_column(LOAD_ID_COLUMN, ids), native, f"appending to {table}")
 
-    def _copy(self, ref: str, data: pa.Table, what: str) -> None:
+    def _copy(self, ref: str, data: pa.Table, native: dict[str, str], what: str) -> None:
+        """Send a chunk through COPY: binary when every column natively stores the chunk's
+        type, else CSV. The COPY stays open for the next chunk of the same columns and types,
+        so the server parses one chunk while the next is produced and encoded; any other
+        statement (and the commit) ends it first."""
+        binary = binary_ready(data, native)
+        if binary:
+            data = for_binary(data)
         # COPY takes no parameters, so its identifiers are quoted without %-doubling
         cols = ", ".join(q(c) for c in data.column_names)
-        body = to_csv(data)
+        fmt = "binary" if binary else "csv"
+        statement = f"COPY {ref} ({cols}) FROM STDIN (FORMAT {fmt})"
+        key = (statement, data.schema if binary else None)
+        current = self._open_copy
+        if current is None or current.key != key:
+            self._end_copy()
+            json_columns = {c for c in data.column_names if native.get(c) == T.JSON}
+            encoder = binary_encoder(data.schema, json_columns) if binary else None
+            current = self._open_copy = _OpenCopy(key, encoder, what)
+            try:
+                cur = current.stack.enter_context(self.conn.cursor())
+                current.copy = current.stack.enter_context(cur.copy(statement))
+                if encoder is not None:
+                    current.copy.write(encoder.write_header())
+            except psycopg.Error as e:
+                self._abort_copy()
+                raise self.dest.error(e, what) from None
         try:
-            with (
-                self.conn.cursor() as cur,
-                cur.copy(f"COPY {ref} ({cols}) FROM STDIN (FORMAT csv)") as cp,
-            ):
-                cp.write(body)
+            if current.encoder is None:
+                current.copy.write(to_csv(data))
+            else:
+                for batch in data.to_batches():
+                    current.copy.write(current.encoder.write_batch(batch))
         except psycopg.Error as e:
+            self._abort_copy()
             raise self.dest.error(e, what) from None
+
+    def _end_copy(self) -> None:
+        """Finish the open COPY, if any, and wait for the server to accept its rows."""
+        current, self._open_copy = self._open_copy, None
+        if current is None:
+            return
+        try:
+            if current.encoder is not None:
+                current.copy.write(current.encoder.finish())
+            current.stack.close()
+        except psycopg.Error as e:
+            raise self.dest.error(e, current.what) from None
+
+    def _abort_copy(self) -> None:
+        current, self._open_copy = self._open_copy, None
+        if current is None:
+            return
+        try:  # psycopg ends a COPY left by an exception with CopyFail
+            current.stack.__exit__(RuntimeError, RuntimeError("load failed"), None)
+        except Exception:
+            pass  # the transaction is rolled back next anyway
 
     # --------------------------------------------------------------- concurrency
 
@@ -235,6 +303,7 @@ class PostgresSession(SqlSession):
         if table in self._locked:
             return
         key = f"freight {self.dest.pg_schema}.{table}"
+        self._end_copy()
         try:
             with self.conn.pipeline():  # one round trip; the re-read runs once the lock is ours
                 self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
@@ -265,6 +334,10 @@ class PostgresSession(SqlSession):
         ):
             self._lock(plan.table, existing)
         target, changes = super().prepare_append(plan, types, existing, creating)
+        native = self._native.setdefault(plan.table, {})
+        for c, t in target.items():  # columns this load created or retyped are freight's own
+            if existing is None or existing.get(c) != t:
+                native[c] = t
         return target, self._drain() + changes
 
     def apply(
