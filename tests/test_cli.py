@@ -299,3 +299,36 @@ def test_every_command_and_option_is_documented() -> None:
             names = [o for o in param.opts if o.startswith("--")] or [param.metavar or param.name]
             for opt in names:
                 assert opt in section, f"{opt} of 'freight {name}' is not in docs/cli.md"
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["tables"], "no tables yet"),
+        (["schema", "t"], "no table 't'"),
+        (["history"], "no loads yet"),
+        (["rejected"], "no rejected rows"),
+        (["health"], "no DuckDB database at duckdb:///"),
+    ],
+)
+def test_reading_commands_never_create_a_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], expected: str
+) -> None:
+    """A mistyped --url must not leave an empty database behind: reading commands read a
+    missing DuckDB file as an empty dataset, and health fails."""
+    typo = tmp_path / "typo.duckdb"
+    r = run(*command, "--url", f"duckdb:///{typo}")
+    assert expected in r.stderr
+    assert r.exit_code == (0 if command[0] in ("tables", "history", "rejected") else 1)
+    assert not typo.exists()
+    monkeypatch.chdir(tmp_path)  # the default URL, ./freight.duckdb, too
+    monkeypatch.delenv("FREIGHT_URL", raising=False)
+    assert expected in run(*command).stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reading_commands_read_an_existing_database(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'd.duckdb'}"
+    ok("load", write_jsonl(tmp_path / "a.jsonl", [{"id": 1}]), "--table", "t", "--url", url)
+    assert "t" in ok("tables", "--url", url).output
+    assert re.search(r"status\s+│\s+ok", ok("health", "--url", url).stdout)

@@ -22,10 +22,10 @@ from typer.core import TyperGroup
 
 from . import _cli_render as render
 from ._dataset import DEFAULT_URL, Dataset, connect
-from ._errors import FreightError
+from ._errors import ConfigurationError, FreightError
 from ._plan import Contract, OnReject, Strategy
 from ._result import LoadResult
-from ._url import mask_text
+from ._url import mask_text, mask_url
 
 STDIN = "-"
 
@@ -108,11 +108,35 @@ def _fail(e: BaseException, url: str, verbose: bool) -> NoReturn:
     raise typer.Exit(1)
 
 
+def _missing_duckdb_file(url: str) -> str | None:
+    """The path of a DuckDB URL whose file does not exist (a reading command must not create
+    an empty database for a mistyped ``--url``), else None."""
+    if not url.startswith("duckdb:"):
+        return None
+    from .destinations.duckdb import parse_url
+
+    path, _ = parse_url(url)
+    return None if path == ":memory:" or Path(path).exists() else path
+
+
 @contextmanager
-def _dataset(url: str, verbose: bool) -> Iterator[Dataset]:
-    """The open dataset; any error inside becomes one masked line and exit 1."""
+def _dataset(url: str, verbose: bool, *, reading: str | None = None) -> Iterator[Dataset]:
+    """The open dataset; any error inside becomes one masked line and exit 1.
+
+    ``reading`` (the command's name): the command only reads, so a DuckDB file that does not
+    exist is not created: it reads as an empty dataset (an in-memory stand-in), and
+    ``health`` fails, naming the URL.
+    """
     try:
-        with connect(url) as ds:
+        target = url
+        if reading and _missing_duckdb_file(url) is not None:
+            if reading == "health":
+                raise ConfigurationError(
+                    f"no DuckDB database at {mask_url(url)}: nothing has been loaded there "
+                    "(check --url or FREIGHT_URL)"
+                )
+            target = "duckdb:///:memory:"
+        with connect(target) as ds:
             yield ds
     except (typer.Exit, typer.TyperException):
         raise
@@ -232,7 +256,7 @@ def _load_one(ds: Dataset, path: str, table: str, options: dict[str, Any]) -> Lo
 @app.command()
 def tables(url: Url = DEFAULT_URL, verbose: Verbose = False, as_json: AsJson = False) -> None:
     """List the tables of the dataset."""
-    with _dataset(url, verbose) as ds:
+    with _dataset(url, verbose, reading="tables") as ds:
         names = ds.tables()
     render.tables(names, as_json)
 
@@ -245,7 +269,7 @@ def schema(
     as_json: AsJson = False,
 ) -> None:
     """Show a table's columns and their types."""
-    with _dataset(url, verbose) as ds:
+    with _dataset(url, verbose, reading="schema") as ds:
         columns = ds.schema(table)
     render.schema(table, columns, as_json)
 
@@ -261,7 +285,7 @@ def history(
     as_json: AsJson = False,
 ) -> None:
     """Show the load journal, newest first."""
-    with _dataset(url, verbose) as ds:
+    with _dataset(url, verbose, reading="history") as ds:
         records = ds.history(table, limit=limit or None)
     render.history(records, as_json)
 
@@ -278,7 +302,7 @@ def rejected(
     as_json: AsJson = False,
 ) -> None:
     """Show quarantined rows: the row as given and why it was rejected."""
-    with _dataset(url, verbose) as ds:
+    with _dataset(url, verbose, reading="rejected") as ds:
         rows = ds.rejected(table, load_id=load_id)
     render.rejected(rows[:limit] if limit else rows, len(rows), as_json)
 
@@ -286,7 +310,7 @@ def rejected(
 @app.command()
 def health(url: Url = DEFAULT_URL, verbose: Verbose = False, as_json: AsJson = False) -> None:
     """Check that the dataset answers; exit 1 when it does not."""
-    with _dataset(url, verbose) as ds:
+    with _dataset(url, verbose, reading="health") as ds:
         report = ds.health()
     render.health(report, as_json)
     if not report.ok:
