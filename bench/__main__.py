@@ -64,6 +64,12 @@ def parse(argv: list[str]) -> tuple[Config, argparse.Namespace]:
         ),
     )
     p.add_argument(
+        "--stream-memory-limit",
+        default=os.environ.get("FREIGHT_BENCH_STREAM_MEMORY_LIMIT", "64MB"),
+        help="DuckDB memory_limit of the second streamed-append run, which (4) is judged on "
+        "(default 64MB; '' skips that run)",
+    )
+    p.add_argument(
         "--dlt-timeout",
         type=float,
         default=900.0,
@@ -100,6 +106,7 @@ def parse(argv: list[str]) -> tuple[Config, argparse.Namespace]:
             p.error(f"unknown {name}(s): {', '.join(sorted(bad))}")
     cfg.postgres_url = a.postgres
     cfg.dlt_timeout = a.dlt_timeout
+    cfg.stream_memory_limit = a.stream_memory_limit
     cfg.verbose = a.verbose
     return cfg, a
 

@@ -131,7 +131,10 @@ class FreightAdapter(Adapter):
         import freight
 
     def connect(self) -> None:
-        self.ds = freight.connect(freight_url(self.target))
+        config = self.target.get("duckdb_config")
+        self.ds = freight.connect(
+            freight_url(self.target), **({"config": config} if config else {})
+        )
 
     def _load(self, rows: Iterable[dict], strategy: str) -> dict[str, Any]:
         if strategy == "merge":
@@ -173,7 +176,9 @@ class RawDuckDB(Adapter):
         import pyarrow as pa
 
     def connect(self) -> None:
-        self.con = duckdb.connect(self.target["path"])
+        self.con = duckdb.connect(
+            self.target["path"], config=self.target.get("duckdb_config") or {}
+        )
         self.ready: set[str] = set()
 
     def _insert(self, rows: Iterable[dict], verb: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class Config:
     dlt_bulk_rows: int = 200_000
     stream_rows: int = 10_000_000
     stream_base_rows: int = 1_000_000
+    stream_memory_limit: str = "64MB"
     postgres_url: str = "postgresql://postgres@127.0.0.1:5432/test"
     bulk_timeout: float = 1800.0
     dlt_timeout: float = 900.0
@@ -286,11 +287,15 @@ def bulk(cfg: Config, dest: str, tools: dict[str, str | None]) -> dict:
     return out
 
 
-def stream(cfg: Config, dest: str, tools: dict[str, str | None]) -> dict:
+def stream(
+    cfg: Config, dest: str, tools: dict[str, str | None], memory_limit: str | None = None
+) -> dict:
     """Peak RSS of a streamed append (a generator of dicts): stream_base_rows vs stream_rows.
 
     The target is freight's; the raw path (pyarrow batches of 100k rows through a
     RecordBatchReader into one INSERT) runs too, as the reference for what DuckDB itself holds.
+    ``memory_limit``: DuckDB's memory_limit for both tools (None: DuckDB's default, 80% of
+    RAM, under which DuckDB keeps the written table blocks cached).
     """
     out: dict = {}
     for tool in ("freight", "raw"):
@@ -300,13 +305,16 @@ def stream(cfg: Config, dest: str, tools: dict[str, str | None]) -> dict:
             continue
         res = {}
         for n in (cfg.stream_base_rows, cfg.stream_rows):
-            log(f"{dest} stream {tool}: {n:,} rows from a generator")
+            cap = f", DuckDB memory_limit {memory_limit}" if memory_limit else ""
+            log(f"{dest} stream {tool}: {n:,} rows from a generator{cap}")
             spec = {
                 "case": "stream",
                 "tool": tool,
                 "rows": n,
                 "target": target(cfg, dest, tool, f"stream{n}"),
             }
+            if memory_limit:
+                spec["target"]["duckdb_config"] = {"memory_limit": memory_limit}
             try:
                 r, _ = run_worker(cfg, spec, timeout=cfg.bulk_timeout)
                 r["rows"] = n
@@ -352,6 +360,9 @@ def run_all(cfg: Config) -> dict:
             for case, fn in (("cold", cold), ("warm", warm), ("bulk", bulk), ("stream", stream)):
                 if case in cfg.cases and (case != "stream" or dest == "duckdb"):
                     r[case] = fn(cfg, dest, tools)
+            if "stream" in cfg.cases and dest == "duckdb" and cfg.stream_memory_limit:
+                r["stream_capped"] = stream(cfg, dest, tools, cfg.stream_memory_limit)
+                r["stream_capped_limit"] = cfg.stream_memory_limit
         finally:
             if dest == "postgres" and not all("unreachable" in (w or "") for w in tools.values()):
                 drop_postgres_schemas(cfg)

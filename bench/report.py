@@ -207,31 +207,46 @@ class Report:
                         ),
                     )
                 )
+        limit = r.get("stream_capped_limit")
         if "stream" in r:
-            peaks: dict[str, dict[int, float]] = {}
-            for tool, res in r["stream"].items():
-                if self._ok(res):
-                    peaks[tool] = {int(k): v["peak_rss_mb"] for k, v in res.items()}
-                else:
-                    self._cell(dest, "stream", tool, res, None)  # records the reason
-            sizes = sorted({n for p in peaks.values() for n in p})
-            for n in sizes:
-                lines.append(
-                    Line(
-                        f"(4) streamed append {fmt_rows(n)}: peak RSS MB",
-                        {t: f"{p[n]:.0f}" for t, p in peaks.items() if n in p},
-                    )
-                )
-            ratio = {t: p[max(p)] / p[min(p)] for t, p in peaks.items() if len(p) == 2}
-            label = (
-                f"(4) peak RSS {fmt_rows(sizes[-1])} / {fmt_rows(sizes[0])}"
-                if len(sizes) == 2
-                else "(4) streamed append peak RSS"
+            lines += self._stream_lines(dest, r["stream"], "", judged=not r.get("stream_capped"))
+        if r.get("stream_capped"):
+            lines += self._stream_lines(
+                dest, r["stream_capped"], f", DuckDB memory_limit {limit}", judged=True
             )
-            cells = {t: f"{v:.2f}x" for t, v in ratio.items()}
-            for t in ("freight", "raw"):
-                if t not in cells:
-                    cells[t] = self._cell(dest, "stream", t, r["stream"].get(t), None)
+        return lines
+
+    def _stream_lines(self, dest: str, runs: dict, suffix: str, judged: bool) -> list[Line]:
+        """(4): peak RSS of the streamed appends, their ratio, and (info) the same less the
+        table blocks DuckDB's buffer manager keeps cached after writing them (it evicts them
+        only under its memory_limit, 80% of RAM by default). ``judged``: these runs carry
+        the verdict (the capped ones when they ran: what freight itself holds)."""
+        lines: list[Line] = []
+        peaks: dict[str, dict[int, float]] = {}
+        for tool, res in runs.items():
+            if self._ok(res):
+                peaks[tool] = {int(k): v["peak_rss_mb"] for k, v in res.items()}
+            else:
+                self._cell(dest, "stream", tool, res, None)  # records the reason
+        sizes = sorted({n for p in peaks.values() for n in p})
+        for n in sizes:
+            lines.append(
+                Line(
+                    f"(4) streamed append {fmt_rows(n)}{suffix}: peak RSS MB",
+                    {t: f"{p[n]:.0f}" for t, p in peaks.items() if n in p},
+                )
+            )
+        ratio = {t: p[max(p)] / p[min(p)] for t, p in peaks.items() if len(p) == 2}
+        label = (
+            f"(4) peak RSS {fmt_rows(sizes[-1])} / {fmt_rows(sizes[0])}{suffix}"
+            if len(sizes) == 2
+            else f"(4) streamed append peak RSS{suffix}"
+        )
+        cells = {t: f"{v:.2f}x" for t, v in ratio.items()}
+        for t in ("freight", "raw"):
+            if t not in cells:
+                cells[t] = self._cell(dest, "stream", t, runs.get(t), None)
+        if judged:
             lines.append(
                 Line(
                     label,
@@ -245,27 +260,25 @@ class Report:
                         ratio.get("freight"),
                         "<=",
                         1.3,
-                        "streamed append memory flat (big peak within 1.3x of base)",
+                        f"streamed append memory flat (big peak within 1.3x of base{suffix})",
                     ),
                 )
             )
-            # The same without the table blocks DuckDB's buffer manager keeps cached after
-            # writing them (it evicts them only under its memory_limit, 80% of RAM by default).
-            own: dict[str, dict[int, float]] = {}
-            for tool, res in r["stream"].items():
-                if self._ok(res) and all(
-                    v.get("duckdb_buffer_mb") is not None for v in res.values()
-                ):
-                    own[tool] = {
-                        int(k): v["peak_rss_mb"] - v["duckdb_buffer_mb"] for k, v in res.items()
-                    }
-            if any(len(p) == 2 for p in own.values()):
-                lines.append(
-                    Line(
-                        "(4) same, less DuckDB's buffer pool (info)",
-                        {t: f"{p[max(p)] / p[min(p)]:.2f}x" for t, p in own.items() if len(p) == 2},
-                    )
+        else:
+            lines.append(Line(label + " (info)", cells))
+        own: dict[str, dict[int, float]] = {}
+        for tool, res in runs.items():
+            if self._ok(res) and all(v.get("duckdb_buffer_mb") is not None for v in res.values()):
+                own[tool] = {
+                    int(k): v["peak_rss_mb"] - v["duckdb_buffer_mb"] for k, v in res.items()
+                }
+        if any(len(p) == 2 for p in own.values()):
+            lines.append(
+                Line(
+                    f"(4) same{suffix}, less DuckDB's buffer pool (info)",
+                    {t: f"{p[max(p)] / p[min(p)]:.2f}x" for t, p in own.items() if len(p) == 2},
                 )
+            )
         return lines
 
     # -- rendering --------------------------------------------------------------------------
@@ -399,17 +412,19 @@ class Report:
                         f"{res['peak_rss_mb']:.0f} MB (includes the input lists); rows {check}"
                         + _counts(res.get("merge_detail"), "merge")
                     )
-            for tool, res in (r.get("stream") or {}).items():
-                if not self._ok(res):
-                    continue
-                for n, v in sorted(((int(k), v) for k, v in res.items())):
-                    d.append(
-                        f"{title} stream {tool} {fmt_rows(n)}: {v['seconds']:.1f}s "
-                        f"({n / v['seconds']:,.0f} rows/s), RSS before load "
-                        f"{v['baseline_rss_mb']:.0f} MB, peak {v['peak_rss_mb']:.0f} MB, "
-                        f"DuckDB buffer pool at the end {v.get('duckdb_buffer_mb') or 0:.0f} MB, "
-                        f"rows {'ok' if v['count'] == n else v['count']}"
-                    )
+            capped = f", DuckDB memory_limit {r.get('stream_capped_limit')}"
+            for key, suffix in (("stream", ""), ("stream_capped", capped)):
+                for tool, res in (r.get(key) or {}).items():
+                    if not self._ok(res):
+                        continue
+                    for n, v in sorted(((int(k), v) for k, v in res.items())):
+                        d.append(
+                            f"{title} stream {tool} {fmt_rows(n)}{suffix}: {v['seconds']:.1f}s "
+                            f"({n / v['seconds']:,.0f} rows/s), RSS before load "
+                            f"{v['baseline_rss_mb']:.0f} MB, peak {v['peak_rss_mb']:.0f} MB, "
+                            f"DuckDB buffer pool at the end {v.get('duckdb_buffer_mb') or 0:.0f} MB, "
+                            f"rows {'ok' if v['count'] == n else v['count']}"
+                        )
         return d
 
 
