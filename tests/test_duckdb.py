@@ -188,3 +188,15 @@ def test_an_untyped_column_typed_by_another_dataset(tmp_path: Path) -> None:
         r = a.load([{"id": 3, "x": 5}], table="t", strategy="merge", key="id")
         assert r.status == "committed" and r.schema_changes == []
         assert a.read("t").sort_by("id").column("x").to_pylist() == [None, "text", "5"]
+
+
+def test_a_file_made_again_remembers_nothing_of_the_old_one(tmp_path: Path) -> None:
+    path = tmp_path / "again.duckdb"
+    rows = [{"id": 1, "v": "a"}]
+    with freight.connect(f"duckdb:///{path}") as ds:
+        assert ds.load(rows, table="t").status == "committed"
+    path.unlink()
+    with freight.connect(f"duckdb:///{path}") as ds:
+        r = ds.load(rows, table="t")  # a new, empty database: nothing to skip
+        assert r.status == "committed" and r.inserted == 1
+        assert ds.read("t").num_rows == 1

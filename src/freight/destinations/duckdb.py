@@ -100,15 +100,33 @@ class _Known:
     def __init__(self) -> None:
         self.marks: dict[str, Mark] = {}
         self.columns: dict[str, tuple[tuple[tuple[str, str], ...], dict[str, str]]] = {}
+        self.users = 0  # open destinations on the file; at 0 the entry is dropped
 
 
 _KNOWN: dict[str, _Known] = {}
+_KNOWN_LOCK = threading.Lock()
 
 
-def _known_for(path: str) -> _Known:
+def _acquire_known(path: str) -> _Known:
+    """The shared state of the database at ``path`` for one more open destination. It lives
+    only while some destination has the file open (as DuckDB's own database instance does):
+    a file deleted and made again afterwards starts with nothing remembered."""
     if path == ":memory:":  # every in-memory connection is a database of its own
         return _Known()
-    return _KNOWN.setdefault(os.path.realpath(path), _Known())
+    with _KNOWN_LOCK:
+        known = _KNOWN.setdefault(os.path.realpath(path), _Known())
+        known.users += 1
+        return known
+
+
+def _release_known(path: str, known: _Known) -> None:
+    if path == ":memory:":
+        return
+    with _KNOWN_LOCK:
+        known.users -= 1
+        key = os.path.realpath(path)
+        if known.users <= 0 and _KNOWN.get(key) is known:
+            del _KNOWN[key]
 
 
 CAPABILITIES = Capabilities(
@@ -333,7 +351,8 @@ class DuckDBDestination:
         path, query = parse_url(url)
         self.path = path
         self.url = mask_url(url)
-        self.known = _known_for(path)
+        self.known = _Known()  # replaced by the file's shared state once it is open
+        self._open = False
         self._in_load = False
         self.read_only = read_only or query.get("read_only", "").lower() in ("1", "true", "yes")
         self._lock = threading.RLock()
@@ -351,6 +370,8 @@ class DuckDBDestination:
         except duckdb.Error as e:
             self.conn.close()
             raise _translate(e, "preparing freight's tables") from None
+        self.known = _acquire_known(path)
+        self._open = True
 
     def __repr__(self) -> str:
         return f"DuckDBDestination({self.url!r})"
@@ -548,6 +569,9 @@ class DuckDBDestination:
 
     def close(self) -> None:
         with self._lock:
+            if self._open:
+                self._open = False
+                _release_known(self.path, self.known)
             try:
                 self.conn.close()
             except duckdb.Error:
