@@ -162,7 +162,8 @@ def test_rejected_rows(url: str, tmp_path: Path) -> None:
     rows = as_json("rejected", "--load-id", res["load_id"], "--url", url)
     assert [x["row"] for x in rows] == [{"n": "two"}, {"n": "[three]"}]
     assert all("column 'n'" in x["reason"] for x in rows)
-    assert "showing 1 of 2" in ok("rejected", "--limit", "1", "--url", url).stderr
+    assert "showing the first 1 rows" in ok("rejected", "--limit", "1", "--url", url).stderr
+    assert "showing" not in ok("rejected", "--limit", "2", "--url", url).stderr
     assert as_json("rejected", "other", "--url", url) == []
 
 

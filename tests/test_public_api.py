@@ -251,3 +251,12 @@ def test_module_level_load_opens_loads_and_closes(url: str) -> None:
     with freight.connect(url) as ds:
         assert ds.read("t").to_pylist() == [{"id": 1}]
         assert repr(ds).startswith("Dataset(")
+
+
+def test_rejected_takes_a_limit(url: str) -> None:
+    with freight.connect(url) as ds:
+        ds.load([{"n": 1}, {"n": "a"}, {"n": "b"}, {"n": "c"}], "t")
+        assert [r.row["n"] for r in ds.rejected("t")] == ["a", "b", "c"]
+        assert [r.row["n"] for r in ds.rejected("t", limit=2)] == ["a", "b"]
+        with pytest.raises(freight.ConfigurationError):
+            ds.rejected("t", limit=0)

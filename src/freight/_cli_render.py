@@ -192,7 +192,8 @@ def schema(table: str, columns: dict[str, str], as_json: bool) -> None:
     _out().print(t)
 
 
-def rejected(rows: Sequence[RejectedRow], total: int, as_json: bool) -> None:
+def rejected(rows: Sequence[RejectedRow], more: bool, as_json: bool) -> None:
+    """``more``: rows beyond the ``--limit`` exist."""
     if as_json:
         _json([_as_dict(r) for r in rows])
         return
@@ -205,8 +206,8 @@ def rejected(rows: Sequence[RejectedRow], total: int, as_json: bool) -> None:
         number = "" if r.row_number is None else str(r.row_number)
         _add(t, r.load_id, r.table, number, r.reason, given)
     _out().print(t)
-    if total > len(rows):
-        _err().print(f"showing {len(rows)} of {total:,} rows; --limit 0 shows all")
+    if more:
+        _err().print(f"showing the first {len(rows)} rows; --limit 0 shows all")
 
 
 def health(report: Health, as_json: bool) -> None:

@@ -18,6 +18,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from . import _types as T
 from ._checksum import Checksum
 from ._errors import (
+    ConfigurationError,
     DestinationError,
     FreightError,
     InvalidIdentifierError,
@@ -392,10 +393,13 @@ class Dataset:
         return self._dest.history(table, limit)
 
     def rejected(
-        self, table: str | None = None, *, load_id: str | None = None
+        self, table: str | None = None, *, load_id: str | None = None, limit: int | None = None
     ) -> list[RejectedRow]:
-        """Quarantined rows with the row as given and the reason."""
-        return self._dest.rejected(table, load_id)
+        """Quarantined rows with the row as given and the reason, oldest first; at most
+        ``limit`` of them when given."""
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ConfigurationError(f"limit must be a positive integer, not {limit!r}")
+        return self._dest.rejected(table, load_id, limit)
 
     def tables(self) -> list[str]:
         """User tables (freight's own ``_freight_*`` tables are not listed)."""

@@ -303,8 +303,8 @@ def rejected(
 ) -> None:
     """Show quarantined rows: the row as given and why it was rejected."""
     with _dataset(url, verbose, reading="rejected") as ds:
-        rows = ds.rejected(table, load_id=load_id)
-    render.rejected(rows[:limit] if limit else rows, len(rows), as_json)
+        rows = ds.rejected(table, load_id=load_id, limit=limit + 1 if limit else None)
+    render.rejected(rows[:limit] if limit else rows, len(rows) > limit > 0, as_json)
 
 
 @app.command()

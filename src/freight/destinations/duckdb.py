@@ -497,7 +497,9 @@ class DuckDBDestination:
         )
         return [record_from_row(r) for r in rows]
 
-    def rejected(self, table: str | None, load_id: str | None) -> list[RejectedRow]:
+    def rejected(
+        self, table: str | None, load_id: str | None, limit: int | None = None
+    ) -> list[RejectedRow]:
         conds, params = [], []
         if table:
             conds.append("table_name = ?")
@@ -506,8 +508,10 @@ class DuckDBDestination:
             conds.append("load_id = ?")
             params.append(load_id)
         where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        lim = f" LIMIT {int(limit)}" if limit else ""
         rows = self._rows(
-            f"SELECT * FROM {q(REJECTED)} {where} ORDER BY rejected_at, load_id, row_number", params
+            f"SELECT * FROM {q(REJECTED)} {where} ORDER BY rejected_at, load_id, row_number{lim}",
+            params,
         )
         return [rejected_from_row(r) for r in rows]
 

@@ -599,15 +599,19 @@ class PostgresDestination:
         )
         return [record_from_row(r) for r in rows]
 
-    def rejected(self, table: str | None, load_id: str | None) -> list[RejectedRow]:
+    def rejected(
+        self, table: str | None, load_id: str | None, limit: int | None = None
+    ) -> list[RejectedRow]:
         conds, params = [], []
         for col, v in (("table_name", table), ("load_id", load_id)):
             if v:
                 conds.append(f"{col} = %s")
                 params.append(v)
         where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        lim = f" LIMIT {int(limit)}" if limit else ""
         rows = self._rows(
-            f"SELECT * FROM {self._ref(REJECTED)} {where} ORDER BY rejected_at, load_id, row_number",
+            f"SELECT * FROM {self._ref(REJECTED)} {where} "
+            f"ORDER BY rejected_at, load_id, row_number{lim}",
             params,
         )
         return [rejected_from_row(r) for r in rows]
