@@ -227,7 +227,7 @@ class SqlSession:
         self._view = False
 
     def stage_insert(self, data: Any, first_seq: int) -> None:
-        if self._pending_types is not None and not self._pending:
+        if self._pending_types is not None and not self._pending and self._may_view(data):
             self._pending.append((data, first_seq))
             return
         self._materialize()
@@ -278,6 +278,11 @@ class SqlSession:
     def _insert(self, data: Any, first_seq: int) -> None:
         """Write a chunk into the (real) stage, with its row positions in ``SEQ``."""
         raise NotImplementedError
+
+    def _may_view(self, data: Any) -> bool:
+        """Whether ``data``, if it is the load's only chunk, could be read in place; if not,
+        the stage is written at once (the server works while the next chunk is made)."""
+        return False
 
     def _open_view(self, data: Any, types: dict[str, str]) -> bool:
         """Let the strategy statements read ``data`` as the stage; False: not here."""

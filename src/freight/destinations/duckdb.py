@@ -277,6 +277,9 @@ class DuckDBSession(SqlSession):
             raise _translate(e, "staging rows") from e
         del _freight_chunk
 
+    def _may_view(self, data: pa.Table) -> bool:
+        return True
+
     def _open_view(self, data: pa.Table, types: dict[str, str]) -> bool:
         try:
             self.conn.register(STAGE, data)

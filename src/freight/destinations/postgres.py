@@ -208,6 +208,9 @@ class PostgresSession(SqlSession):
         self._exec(f"CREATE TEMPORARY TABLE {self._stage_ref()} ({', '.join(cols)}) ON COMMIT DROP")
         self._stage_types = dict(types)
 
+    def _may_view(self, data: pa.Table) -> bool:
+        return data.num_rows <= VIEW_ROWS
+
     def _open_view(self, data: pa.Table, types: dict[str, str]) -> bool:
         """A small chunk goes to the server as one JSON document in a transaction-local
         setting and is read back with ``jsonb_to_recordset``: no temporary table to create,
