@@ -7,6 +7,7 @@ Against the real server at FREIGHT_TEST_POSTGRES; each test works in its own sch
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 import secrets
@@ -277,6 +278,35 @@ def test_nul_byte_in_text_is_quarantined_never_stripped(pg: freight.Dataset) -> 
     (rej,) = pg.rejected("t")
     assert rej.row == {"id": 2, "s": "bad\x00byte"}
     assert "NUL" in rej.reason and "'s'" in rej.reason
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 1])
+def test_nul_rows_are_quarantined_as_given_with_their_number(
+    pg_schema: str, chunk_rows: int | None
+) -> None:
+    """The quarantined row is the input row (no columns other rows brought), with its number,
+    whatever the chunk size; JSON holding NUL too, but not a backslash before 'u0000'."""
+    rows = [
+        {"id": 1, "s": "ok", "extra": 5},
+        {"id": 2, "s": "bad\x00"},
+        {"id": 3, "j": {"deep": ["x\x00y"]}},
+        {"id": 4, "j": {"text": "\\u0000 is six characters"}, "s": "back\\slash"},
+        {"s": "\x00", "id": 5, "t": "\x00"},
+    ]
+    options = {"chunk_rows": chunk_rows} if chunk_rows else {}
+    with freight.connect(pg_url(pg_schema), **options) as ds:
+        r = ds.load([dict(x) for x in rows], "t", strategy="merge", key="id")
+        assert (r.inserted, r.rejected) == (2, 3)
+        got = {q.row_number: (q.row, q.reason) for q in ds.rejected("t")}
+        assert sorted(got) == [2, 3, 5]
+        assert got[2][0] == {"id": 2, "s": "bad\x00"}
+        assert got[3][0] == {"id": 3, "j": {"deep": ["x\x00y"]}}
+        assert got[5][0] == {"s": "\x00", "id": 5, "t": "\x00"}
+        assert "column 's'" in got[2][1] and "column 'j'" in got[3][1] and "column 's'" in got[5][1]
+        stored = {x["id"]: x for x in ds.read("t").to_pylist()}
+        assert sorted(stored) == [1, 4]
+        assert json.loads(stored[4]["j"]) == {"text": "\\u0000 is six characters"}
+        assert stored[4]["s"] == "back\\slash"
 
 
 # --------------------------------------------------------------------------- keys

@@ -11,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
@@ -201,20 +200,20 @@ class Dataset:
                 allow_widen=plan.contract != "discard_columns",
                 keep=keep,
                 not_null=plan.not_null,
+                nul_ok=self._dest.capabilities.text_allows_nul,
                 probe=_float_probe(self._dest, plan.table),
                 **({"chunk_rows": self.chunk_rows} if self.chunk_rows else {}),
             )
             rows_in = rejected = 0
             staged = False
             stage_types: dict[str, str] = {}
-            nul_check = not self._dest.capabilities.text_allows_nul
             all_rejects: list[Reject] = []
             seq = 0
             # append writes straight into the table when the destination can: no stage
             direct = plan.strategy == "append" and self._dest.capabilities.direct_append
             target, creating, direct_changes, appended = existing, False, [], 0
             chunks_staged, single_chunk_keys = 0, None
-            for chunk in prefetch(_prepared(intake.chunks(), hasher, plan, nul_check)):
+            for chunk in prefetch(_hashed(intake.chunks(), hasher)):
                 rows_in += chunk.rows_in
                 table = chunk.table
                 rejected += len(chunk.rejects)
@@ -489,44 +488,12 @@ def prefetch(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
                 worker.join(0.05)
 
 
-def _prepared(
-    chunks: Iterator[Chunk], hasher: Checksum, plan: Plan, nul_check: bool
-) -> Iterator[Chunk]:
-    """Quarantine what the destination cannot hold and feed the checksum, in the producer
-    thread (hashing releases the GIL) while the destination writes the previous chunk."""
+def _hashed(chunks: Iterator[Chunk], hasher: Checksum) -> Iterator[Chunk]:
+    """Feed the checksum, in the producer thread (hashing releases the GIL) while the
+    destination writes the previous chunk."""
     for chunk in chunks:
-        if nul_check and chunk.table.num_rows:
-            chunk.table, more = _reject_nul(chunk.table, plan, chunk.types)
-            chunk.rejects.extend(more)
         hasher.add(chunk.table, chunk.rejects)
         yield chunk
-
-
-def _reject_nul(
-    table: pa.Table, plan: Plan, types: dict[str, str]
-) -> tuple[pa.Table, list[Reject]]:
-    """Destinations whose text cannot hold NUL: quarantine such rows, never strip the byte.
-    In JSON text the character is the escape ``\\u0000``."""
-    import pyarrow.compute as pc
-
-    mask = None
-    for name in table.column_names:
-        col = table.column(name)
-        if pa.types.is_string(col.type):
-            needle = "\\u0000" if types.get(name) == T.JSON else "\x00"
-            m = pc.fill_null(pc.match_substring(col, needle), False)
-            mask = m if mask is None else pc.or_(mask, m)
-    if mask is None or not pc.any(mask).as_py():
-        return table, []
-    rejects = []
-    rows = table.filter(mask).to_pylist()
-    for row in rows:
-        cols = [c for c, v in row.items() if isinstance(v, str) and ("\x00" in v or "\\u0000" in v)]
-        if types.get(cols[0]) == T.JSON:
-            row = {**row, cols[0]: orjson.loads(row[cols[0]])}
-        why = "text contains a NUL character, which this destination cannot store"
-        rejects.append(Reject(None, row, f"column {cols[0]!r}: {why}"))
-    return table.filter(pc.invert(mask)), rejects
 
 
 def _check_accounting(r: LoadResult) -> None:

@@ -61,6 +61,8 @@ class Intake:
     allow_widen: bool = True
     keep: set[str] | None = None
     not_null: tuple[str, ...] = ()
+    #: whether the destination's text may hold NUL (else such rows are rejected)
+    nul_ok: bool = True
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     types: dict[str, str] = field(default_factory=dict, init=False)
     widened: list[tuple[str, str, str]] = field(default_factory=list, init=False)
@@ -173,7 +175,7 @@ class Intake:
         table = pa.table(arrays)
         if keep_mask is not None:
             table = table.filter(keep_mask)
-        table, more = self._check_not_null(table, good, nums, keep_mask)
+        table, more = self._check_rows(table, good, nums, keep_mask)
         rejects.extend(more)
         return self._chunk(table, rejects, first, n_in)
 
@@ -392,13 +394,13 @@ class Intake:
                 rejects.append(Reject(first + i, _jsonable(rows[i]), bad[i]))
             out = out.filter(keep_mask)
         nums = list(range(first, first + n))
-        out, more = self._check_not_null(out, None, nums, keep_mask, source=table)
+        out, more = self._check_rows(out, None, nums, keep_mask, source=table)
         rejects.extend(more)
         return self._chunk(out, rejects, first, n)
 
     # ------------------------------------------------------------------ keys
 
-    def _check_not_null(
+    def _check_rows(
         self,
         table: pa.Table,
         rows: list[Mapping[str, Any]] | None,
@@ -406,9 +408,36 @@ class Intake:
         keep_mask: pa.Array | None,
         source: pa.Table | None = None,
     ) -> tuple[pa.Table, list[Reject]]:
-        """Reject rows whose key (or cursor) column is NULL or missing."""
-        if not self.not_null:
-            return table, []
+        """Row-level checks once the columns are typed, each rejecting the row as it was
+        given, with its number: a NULL or missing key (or cursor), then (where the
+        destination cannot store it) text holding a NUL character."""
+        kept = (
+            list(range(len(nums)))
+            if keep_mask is None
+            else [i for i, k in enumerate(keep_mask.to_pylist()) if k]
+        )
+        src_rows: list[Any] | None = None
+        rejects: list[Reject] = []
+        for check in (self._null_keys, self._nul_text):
+            found = check(table)
+            if found is None:
+                continue
+            mask, reasons = found
+            if rows is None and src_rows is None:
+                src_rows = source.to_pylist() if source is not None else []
+            for pos, reason in reasons.items():
+                i = kept[pos]
+                row = rows[i] if rows is not None else (src_rows[i] if src_rows else None)
+                rejects.append(Reject(nums[i], _jsonable(row), reason))
+            flags = mask.to_pylist()
+            kept = [i for i, flag in zip(kept, flags, strict=True) if not flag]
+            table = table.filter(pc.invert(mask))
+        return table, rejects
+
+    def _null_keys(self, table: pa.Table) -> tuple[pa.Array, dict[int, str]] | None:
+        """Rows whose key (or cursor) column is NULL or missing: (mask, position -> reason)."""
+        if not self.not_null or not table.num_rows:
+            return None
         mask = None
         missing: list[str] = []
         for c in self.not_null:
@@ -420,26 +449,49 @@ class Intake:
         if missing:
             mask = pa.array([True] * table.num_rows)
         if mask is None or not pc.any(mask).as_py():
-            return table, []
-        idx_kept = (
-            list(range(len(nums)))
-            if keep_mask is None
-            else [i for i, k in enumerate(keep_mask.to_pylist()) if k]
-        )
-        flags = mask.to_pylist()
-        rejects = []
-        src_rows = source.to_pylist() if source is not None and rows is None else None
-        for pos, flag in enumerate(flags):
-            if not flag:
+            return None
+        reasons = {}
+        for pos, flag in enumerate(mask.to_pylist()):
+            if flag:
+                cols = [
+                    c for c in self.not_null if c in missing or table.column(c)[pos].as_py() is None
+                ]
+                what = ", ".join(repr(c) for c in cols)
+                reasons[pos] = f"key column {what} is null or missing"
+        return mask, reasons
+
+    def _nul_text(self, table: pa.Table) -> tuple[pa.Array, dict[int, str]] | None:
+        """Rows holding a NUL character in text, where the destination cannot store one
+        (PostgreSQL): quarantined, never stripped. In JSON text the character is the escape
+        ``\\u0000`` (not preceded by another backslash, which would escape the backslash)."""
+        if self.nul_ok or not table.num_rows:
+            return None
+        masks: dict[str, pa.Array] = {}
+        for name in table.column_names:
+            col = table.column(name)
+            if not pa.types.is_string(col.type):
                 continue
-            i = idx_kept[pos]
-            row = rows[i] if rows is not None else (src_rows[i] if src_rows else None)
-            cols = [
-                c for c in self.not_null if c in missing or table.column(c)[pos].as_py() is None
-            ]
-            what = ", ".join(repr(c) for c in cols)
-            rejects.append(Reject(nums[i], _jsonable(row), f"key column {what} is null or missing"))
-        return table.filter(pc.invert(mask)), rejects
+            if self.types.get(name) == T.JSON:
+                m = pc.match_substring_regex(col, r"(^|[^\\])(\\\\)*\\u0000")
+            else:
+                m = pc.match_substring(col, "\x00")
+            m = pc.fill_null(m, pa.scalar(False))
+            if pc.any(m).as_py():
+                masks[name] = m
+        if not masks:
+            return None
+        mask = None
+        for m in masks.values():
+            mask = m if mask is None else pc.or_(mask, m)
+        assert mask is not None
+        why = "text contains a NUL character, which this destination cannot store"
+        flags = {name: m.to_pylist() for name, m in masks.items()}
+        reasons = {}
+        for pos, flag in enumerate(mask.to_pylist()):
+            if flag:  # one column named, the same whatever the chunking or column order
+                name = min(n for n in flags if flags[n][pos])
+                reasons[pos] = f"column {name!r}: {why}"
+        return mask, reasons
 
 
 # ---------------------------------------------------------------------- column helpers
