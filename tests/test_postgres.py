@@ -746,3 +746,18 @@ def test_streamed_append_whose_columns_change_between_chunks(pg_schema: str) -> 
     assert [(b["id"], b["x"], b["y"]) for b in back] == [
         (r_["id"], r_.get("x"), r_.get("y")) for r_ in rows
     ]
+
+
+def test_keyed_loads_on_both_sides_of_the_json_stage_limit(pg: freight.Dataset) -> None:
+    """Up to VIEW_ROWS rows a one-chunk keyed load is staged as JSON, above it in a
+    temporary table written as soon as the chunk arrives: the outcome is the same."""
+    n = pgdest.VIEW_ROWS + 500
+    for table, size in (("small", pgdest.VIEW_ROWS), ("big", n)):
+        rows = [{"id": i, "v": f"v{i}", "x": i / 7} for i in range(size)]
+        assert pg.load(rows, table, strategy="merge", key="id").inserted == size
+        changed = [{**r, "v": "changed"} if r["id"] % 2 else r for r in rows]
+        r = pg.load(changed, table, strategy="merge", key="id")
+        assert (r.updated, r.unchanged, r.inserted) == (size // 2, size - size // 2, 0)
+        back = {x["id"]: x for x in pg.read(table).to_pylist()}
+        assert len(back) == size and back[1]["v"] == "changed" and back[2]["v"] == "v2"
+        assert back[3]["x"] == 3 / 7
