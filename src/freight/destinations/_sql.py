@@ -169,13 +169,19 @@ class SqlSession:
 
     # --------------------------------------------------------------- journal
 
+    def _mark_sql(self) -> str:
+        """The journal's last committed load of a table (one parameter: the table)."""
+        return (
+            f"SELECT checksum, schema_version FROM {self._table_ref(LOADS)} WHERE table_name = "
+            f"{self._p} AND status = 'committed' ORDER BY started_at DESC, load_id DESC LIMIT 1"
+        )
+
+    def _mark_rows(self, table: str) -> list[dict[str, Any]]:
+        return self._query(self._mark_sql(), [table])
+
     def last_committed(self, table: str, cursor: str | None) -> Mark:
         p = self._p
-        rows = self._query(
-            f"SELECT checksum, schema_version FROM {self._table_ref(LOADS)} WHERE table_name = {p} "
-            f"AND status = 'committed' ORDER BY started_at DESC, load_id DESC LIMIT 1",
-            [table],
-        )
+        rows = self._mark_rows(table)
         mark = Mark(rows[0]["checksum"], int(rows[0]["schema_version"] or 0)) if rows else Mark()
         if cursor is None:
             return mark

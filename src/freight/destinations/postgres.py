@@ -30,7 +30,14 @@ from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX, Plan
 from .._result import Health, LoadRecord, RejectedRow
 from .._url import mask_text, mask_url
 from ._base import Capabilities
-from ._pg_catalog import CATALOG_SQL, DIALECT, Catalog, known_type, logical_type, native_type
+from ._pg_catalog import (
+    DIALECT,
+    Catalog,
+    known_type,
+    logical_type,
+    native_type,
+    send_catalog,
+)
 from ._pg_copy import binary_encoder, binary_ready, for_binary, to_arrow, to_csv, to_json
 from ._pg_pool import Pool
 from ._sql import (
@@ -116,6 +123,7 @@ class PostgresSession(SqlSession):
         self._journal: tuple[str, list[Any]] | None = None
         self._changes: list[str] = []
         self._view_sql = ""
+        self._marks: dict[str, list[dict[str, Any]]] = {}  # sent with the catalogue
         self._open_copy: _OpenCopy | None = None  # kept open between chunks (see _copy)
         #: per table, the columns whose SQL type is the one freight creates (binary COPY)
         self._native: dict[str, dict[str, str]] = {}
@@ -152,7 +160,22 @@ class PostgresSession(SqlSession):
             raise self.dest.error(e, "writing the quarantine") from None
 
     def columns(self, table: str) -> dict[str, str] | None:
-        return self._remember(table, self.dest._catalog(self.conn, table))
+        """The catalogue, with the journal's last mark of the table sent in the same round
+        trip (the loader asks for it next)."""
+        self._end_copy()
+        try:
+            with self.conn.pipeline():
+                sent = send_catalog(self.conn, f"{q(self.dest.pg_schema)}.{q(table)}")
+                mark = self.conn.cursor(row_factory=dict_row).execute(self._mark_sql(), [table])
+            cat = Catalog.of(sent)
+            self._marks[table] = mark.fetchall()
+        except psycopg.Error as e:
+            raise self.dest.error(e, f"reading the columns of {table}") from None
+        return self._remember(table, cat)
+
+    def _mark_rows(self, table: str) -> list[dict[str, Any]]:
+        rows = self._marks.pop(table, None)
+        return rows if rows is not None else super()._mark_rows(table)
 
     def _remember(self, table: str, cat: Catalog) -> dict[str, str] | None:
         if cat.columns is not None and all(c != LOAD_ID_COLUMN for c, _ in cat.columns):
@@ -310,8 +333,8 @@ class PostgresSession(SqlSession):
         try:
             with self.conn.pipeline():  # one round trip; the re-read runs once the lock is ours
                 self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-                cur = self.conn.execute(CATALOG_SQL, [f"{q(self.dest.pg_schema)}.{q(table)}"])
-            now = Catalog.of(cur.fetchall())
+                sent = send_catalog(self.conn, f"{q(self.dest.pg_schema)}.{q(table)}")
+            now = Catalog.of(sent)
         except psycopg.Error as e:
             raise self.dest.error(e, f"locking {table}") from None
         self._locked.add(table)
@@ -534,10 +557,11 @@ class PostgresDestination:
 
     def _catalog(self, conn: psycopg.Connection, table: str) -> Catalog:
         try:
-            rows = conn.execute(CATALOG_SQL, [f"{q(self.pg_schema)}.{q(table)}"]).fetchall()
+            with conn.pipeline():
+                sent = send_catalog(conn, f"{q(self.pg_schema)}.{q(table)}")
+            return Catalog.of(sent)
         except psycopg.Error as e:
             raise self.error(e, f"reading the columns of {table}") from None
-        return Catalog.of(rows)
 
     @staticmethod
     def _logical(cols: list[tuple[str, str]] | None) -> dict[str, str] | None:
