@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -84,7 +85,9 @@ def run_worker(cfg: Config, spec: dict, timeout: float = 600.0) -> tuple[dict, f
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
     if cfg.verbose:
         sys.stderr.write(proc.stderr)
-    reason = lines[-1].strip() if lines else f"exit code {proc.returncode}"
+    # the exception line (``SomeError: message``), not the hint lines some libraries add after it
+    errors = [ln for ln in lines if re.match(r"^[\w.]*(Error|Exception)\b", ln.strip())]
+    reason = (errors or lines)[-1].strip() if lines else f"exit code {proc.returncode}"
     raise WorkerError(reason[:300])
 
 
