@@ -761,3 +761,18 @@ def test_keyed_loads_on_both_sides_of_the_json_stage_limit(pg: freight.Dataset) 
         back = {x["id"]: x for x in pg.read(table).to_pylist()}
         assert len(back) == size and back[1]["v"] == "changed" and back[2]["v"] == "v2"
         assert back[3]["x"] == 3 / 7
+
+
+@pytest.mark.parametrize(
+    ("message", "transient"),
+    [
+        ('connection to server at "h", port 6543 failed: FATAL: no such database: app', False),
+        ('connection to server at "h", port 6543 failed: FATAL: no such user: bob', False),
+        ('connection to server at "h" failed: FATAL: database "app" does not exist', False),
+        ('connection to server at "h" failed: Connection refused', True),
+    ],
+)
+def test_connect_failures_pgbouncer_words_are_classified(message: str, transient: bool) -> None:
+    """PgBouncer (Supabase's pooler) says "no such database/user" where PostgreSQL says
+    "does not exist": no retry cures either."""
+    assert pgdest._transient(pgdest.psycopg.OperationalError(message)) is transient

@@ -70,7 +70,17 @@ VIEW_ROWS = 1_000
 VIEW_BYTES = 1 << 20
 
 _TRANSIENT = {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "55P03", "42P07", "42701"}
-_PERMANENT_CONNECT = ("authentication", "password", "does not exist", "pg_hba.conf", "permission")
+#: connect failures no retry can cure; "no such database/user" is how PgBouncer (and so
+#: Supabase's pooler) words what PostgreSQL calls "does not exist"
+_PERMANENT_CONNECT = (
+    "authentication",
+    "password",
+    "does not exist",
+    "no such database",
+    "no such user",
+    "pg_hba.conf",
+    "permission",
+)
 
 
 def parse_url(url: str) -> tuple[str, str | None, list[str]]:
