@@ -200,3 +200,39 @@ def test_a_file_made_again_remembers_nothing_of_the_old_one(tmp_path: Path) -> N
         r = ds.load(rows, table="t")  # a new, empty database: nothing to skip
         assert r.status == "committed" and r.inserted == 1
         assert ds.read("t").num_rows == 1
+
+
+def test_remembered_checksum_follows_the_journal_when_loads_overlap(tmp_path: Path) -> None:
+    """The journal's latest load is the latest *started*; when an earlier-started load commits
+    after a later one, the remembered checksum must still be the later-started load's."""
+    import threading
+
+    url = f"duckdb:///{tmp_path}/overlap.duckdb"
+    a_rows = [{"id": i, "v": "a"} for i in range(10)]
+    b_rows = [{"id": 100, "v": "b"}]
+    a_reading, b_done = threading.Event(), threading.Event()
+    with freight.connect(url, chunk_rows=2) as a, freight.connect(url) as b:
+        b.load([{"id": -1, "v": "seed"}], table="t")  # the table exists before both
+
+        def slow_rows():  # a starts first and is still loading while b loads and commits
+            for i, r in enumerate(a_rows):
+                a_reading.set()
+                if i == 4:
+                    assert b_done.wait(10)
+                yield r
+
+        result = {}
+        worker = threading.Thread(target=lambda: result.update(r=a.load(slow_rows(), table="t")))
+        worker.start()
+        try:
+            assert a_reading.wait(10)  # a's start time is taken before it reads a row
+            assert b.load(b_rows, table="t").status == "committed"
+        finally:
+            b_done.set()
+            worker.join(10)
+        assert result["r"].status == "committed"  # a committed last, yet started first
+        assert result["r"].load_id < b.history("t")[0].load_id  # b started later
+        assert b.history("t")[0].checksum != result["r"].checksum
+        # so b's content again is a replay, in both Datasets
+        assert a.load(b_rows, table="t").status == "skipped"
+        assert b.load(b_rows, table="t").status == "skipped"

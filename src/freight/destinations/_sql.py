@@ -172,7 +172,8 @@ class SqlSession:
     def _mark_sql(self) -> str:
         """The journal's last committed load of a table (one parameter: the table)."""
         return (
-            f"SELECT checksum, schema_version FROM {self._table_ref(LOADS)} WHERE table_name = "
+            f"SELECT checksum, schema_version, started_at, load_id FROM {self._table_ref(LOADS)} "
+            f"WHERE table_name = "
             f"{self._p} AND status = 'committed' ORDER BY started_at DESC, load_id DESC LIMIT 1"
         )
 

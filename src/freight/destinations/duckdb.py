@@ -98,7 +98,8 @@ class _Known:
     """
 
     def __init__(self) -> None:
-        self.marks: dict[str, Mark] = {}
+        #: table -> ((started_at, load_id) of its latest committed load or None, its mark)
+        self.marks: dict[str, tuple[tuple[Any, str] | None, Mark]] = {}
         self.columns: dict[str, tuple[tuple[tuple[str, str], ...], dict[str, str]]] = {}
         self.users = 0  # open destinations on the file; at 0 the entry is dropped
 
@@ -196,20 +197,28 @@ class DuckDBSession(SqlSession):
         super().__init__(dest)
         self.conn = dest.conn
         self.open = True
-        self._committed: tuple[str, Mark] | None = None  # the journal's mark, once committed
+        #: this load's journal entry, remembered once it commits: (table, order, mark)
+        self._committed: tuple[str, tuple[Any, str], Mark] | None = None
+        self._order: tuple[Any, str] | None = None
+
+    def _mark_rows(self, table: str) -> list[dict[str, Any]]:
+        rows = super()._mark_rows(table)
+        self._order = (rows[0]["started_at"], rows[0]["load_id"]) if rows else None
+        return rows
 
     def last_committed(self, table: str, cursor: str | None) -> Mark:
         known = self.dest.known.marks
         if cursor is None and table in known:
-            return known[table]
+            return known[table][1]
         mark = super().last_committed(table, cursor)
-        known[table] = Mark(mark.checksum, mark.schema_version)
+        known[table] = (self._order, Mark(mark.checksum, mark.schema_version))
         return mark
 
     def journal(self, record: LoadRecord, params: dict[str, Any]) -> None:
         super().journal(record, params)
         if record.status == "committed":
-            self._committed = (record.table, Mark(record.checksum, record.schema_version))
+            mark = Mark(record.checksum, record.schema_version)
+            self._committed = (record.table, (record.started_at, record.load_id), mark)
 
     def _alter_column(self, table: str, column: str, new: str) -> None:
         """DuckDB cannot change the type of a key column in place: rebuild the table (inside
@@ -325,7 +334,14 @@ class DuckDBSession(SqlSession):
                 known.marks.pop(self._committed[0], None)
             raise _translate(e, "committing") from e
         if self._committed:
-            known.marks[self._committed[0]] = self._committed[1]
+            # the journal's "latest" is the latest started (as last_committed reads it), which
+            # under concurrent loads need not be the last to commit
+            table, order, mark = self._committed
+            cached = known.marks.get(table)
+            if cached is None:
+                pass  # never read here: the next load asks the journal
+            elif cached[0] is None or order >= cached[0]:
+                known.marks[table] = (order, mark)
 
     def rollback(self) -> None:
         self.open = False
