@@ -231,7 +231,9 @@ def test_remembered_checksum_follows_the_journal_when_loads_overlap(tmp_path: Pa
             b_done.set()
             worker.join(10)
         assert result["r"].status == "committed"  # a committed last, yet started first
-        assert result["r"].load_id < b.history("t")[0].load_id  # b started later
+        started = {h.load_id: h.started_at for h in b.history("t")}
+        b_id = b.history("t")[0].load_id
+        assert started[result["r"].load_id] < started[b_id]  # b started later: the latest
         assert b.history("t")[0].checksum != result["r"].checksum
         # so b's content again is a replay, in both Datasets
         assert a.load(b_rows, table="t").status == "skipped"
