@@ -776,3 +776,62 @@ def test_connect_failures_pgbouncer_words_are_classified(message: str, transient
     """PgBouncer (Supabase's pooler) says "no such database/user" where PostgreSQL says
     "does not exist": no retry cures either."""
     assert pgdest._transient(pgdest.psycopg.OperationalError(message)) is transient
+
+
+# --- the two COPY formats store the same values ---------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_copy_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "i": st.none() | st.integers(-(2**63), 2**63 - 1),
+            "f": st.none() | st.floats(allow_nan=True, allow_infinity=True),
+            "s": st.none() | st.text(st.characters(blacklist_characters="\x00"), max_size=20),
+            "b": st.none() | st.booleans(),
+            "d": st.none() | st.decimals(places=4, min_value=-(10**20), max_value=10**20),
+            "t": st.none() | st.datetimes(min_value=dt.datetime(1, 1, 2)),
+            "y": st.none() | st.binary(max_size=10),
+        }
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=_copy_rows)
+def test_binary_and_csv_copy_store_the_same_values(
+    pg: freight.Dataset, admin: Any, pg_schema: str, data: list[dict]
+) -> None:
+    """A table of freight's own types takes binary COPY; the same table with one ``varchar``
+    column takes CSV COPY for every column: both store every value alike."""
+    cols = (
+        "i bigint, f double precision, {s} , b boolean, d numeric(38,4), t timestamp, y bytea, "
+        "_freight_load_id text"
+    )
+    tag = uuid.uuid4().hex[:8]
+    native, text = f"n_{tag}", f"c_{tag}"
+    admin.execute(f'CREATE TABLE "{pg_schema}".{native} ({cols.format(s="s text")})')
+    admin.execute(f'CREATE TABLE "{pg_schema}".{text} ({cols.format(s="s varchar(100)")})')
+    rows = [{**r, "d": None if r["d"] is None else r["d"].normalize()} for r in data]
+    got = {}
+    for table in (native, text):
+        r = pg.load([dict(x) for x in rows], table)
+        assert r.inserted == len(rows), r
+        got[table] = admin.execute(
+            f'SELECT i, f::text, s, b, d, t, y FROM "{pg_schema}".{table} ORDER BY ctid'
+        ).fetchall()
+    assert got[native] == got[text]
+    for row, back in zip(rows, got[native], strict=True):
+        assert back[0] == row["i"] and back[2] == row["s"] and back[3] == row["b"]
+        assert back[5] == row["t"] and (back[6] is None) == (row["y"] is None)
+        if row["f"] is not None:
+            assert (
+                math.isnan(float(back[1])) if math.isnan(row["f"]) else float(back[1]) == row["f"]
+            )
