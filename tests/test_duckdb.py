@@ -238,3 +238,15 @@ def test_remembered_checksum_follows_the_journal_when_loads_overlap(tmp_path: Pa
         # so b's content again is a replay, in both Datasets
         assert a.load(b_rows, table="t").status == "skipped"
         assert b.load(b_rows, table="t").status == "skipped"
+
+
+def test_remembered_columns_ignore_the_case_of_table_names(tmp_path: Path) -> None:
+    """DuckDB's "Posts" is "posts": typing its untyped column through one spelling must be
+    seen through the other (only the comment changes, not the stored type)."""
+    with freight.connect(f"duckdb:///{tmp_path}/case.duckdb") as ds:
+        ds.load([{"id": 1, "x": None}], table="Posts", strategy="merge", key="id")
+        assert ds.schema("Posts")["x"] == "null"
+        ds.load([{"id": 2, "x": "text"}], table="posts", strategy="merge", key="id")
+        r = ds.load([{"id": 3, "x": 5}], table="Posts", strategy="merge", key="id")
+        assert r.status == "committed" and r.schema_changes == []
+        assert ds.read("posts").sort_by("id").column("x").to_pylist() == [None, "text", "5"]

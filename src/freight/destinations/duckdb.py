@@ -326,7 +326,7 @@ class DuckDBSession(SqlSession):
         self.open = False
         known = self.dest.known
         for table in self.altered:
-            known.columns.pop(table, None)
+            known.columns.pop(table.lower(), None)
         try:
             self.conn.execute("COMMIT")
         except duckdb.Error as e:
@@ -346,7 +346,7 @@ class DuckDBSession(SqlSession):
     def rollback(self) -> None:
         self.open = False
         for table in self.altered:
-            self.dest.known.columns.pop(table, None)
+            self.dest.known.columns.pop(table.lower(), None)
         if self._view:
             self._view = False
             try:
@@ -440,14 +440,14 @@ class DuckDBDestination:
                 raise _translate(e, "reading") from None
 
     def columns(self, table: str) -> dict[str, str] | None:
-        cached = self.known.columns.get(table)
+        cached = self.known.columns.get(table.lower())  # DuckDB names ignore case
         if cached is not None and self._signature(table) == cached[0]:
             return dict(cached[1])
         columns = self._columns(table)
         if columns is None:
-            self.known.columns.pop(table, None)
+            self.known.columns.pop(table.lower(), None)
         else:
-            self.known.columns[table] = (self._signature(table), dict(columns))
+            self.known.columns[table.lower()] = (self._signature(table), dict(columns))
         return columns
 
     def _signature(self, table: str) -> tuple[tuple[str, str], ...]:
@@ -456,7 +456,7 @@ class DuckDBDestination:
             try:
                 desc = self.conn.execute(f"SELECT * FROM {q(table)} LIMIT 0").description or ()
             except duckdb.Error as e:  # dropped or renamed by someone else since it was seen
-                self.known.columns.pop(table, None)
+                self.known.columns.pop(table.lower(), None)
                 if not self._in_load:
                     return ()
                 # the failed statement aborted the load's transaction: the retry starts afresh
