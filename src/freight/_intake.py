@@ -398,7 +398,7 @@ class Intake:
         rejects.extend(more)
         return self._chunk(out, rejects, first, n)
 
-    # ------------------------------------------------------------------ keys
+    # ------------------------------------------------------------------ row checks
 
     def _check_rows(
         self,

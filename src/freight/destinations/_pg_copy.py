@@ -103,7 +103,6 @@ def to_json(table: pa.Table, types: dict[str, str]) -> bytes:
     columns: list[list[Any]] = []
     for i, name in enumerate(names):
         col = table.column(i)
-        t = col.type
         if types.get(name) == T.JSON:
             columns.append([None if v is None else orjson.Fragment(v) for v in col.to_pylist()])
             continue
