@@ -835,3 +835,24 @@ def test_binary_and_csv_copy_store_the_same_values(
             assert (
                 math.isnan(float(back[1])) if math.isnan(row["f"]) else float(back[1]) == row["f"]
             )
+
+
+def test_a_copy_refused_mid_stream_leaves_nothing(
+    pg: freight.Dataset, admin: Any, pg_schema: str
+) -> None:
+    """One COPY spans the chunks of an append: the server refusing a row in a later chunk
+    fails the load with the server's reason, the table keeps nothing, the journal says why,
+    and the next load on the pooled connection works."""
+    admin.execute(
+        f'CREATE TABLE "{pg_schema}".t (id bigint, v text NOT NULL, _freight_load_id text)'
+    )
+    rows = [{"id": i, "v": f"v{i}"} for i in range(7)] + [{"id": 7, "v": None}]
+    rows += [{"id": i, "v": "x"} for i in range(8, 12)]
+    with freight.connect(pg_url(pg_schema), chunk_rows=3) as ds:
+        with pytest.raises(freight.DestinationError, match="not-null constraint") as e:
+            ds.load(iter(rows), "t")
+        assert not e.value.transient
+        assert scalar(admin, f'SELECT count(*) FROM "{pg_schema}".t') == 0
+        (failed,) = ds.history("t")
+        assert failed.status == "failed" and "not-null" in (failed.error or "")
+        assert ds.load([{"id": 1, "v": "ok"}], "t").inserted == 1
