@@ -207,6 +207,20 @@ class Report:
                         ),
                     )
                 )
+            # like for like: raw creates its table with the key (paying for the index in its
+            # append), freight's append has no key, so its first merge builds the index
+            f, raw = get("bulk", "freight"), get("bulk", "raw")
+            if self._ok(f) and self._ok(raw) and f.get("rows") == raw.get("rows"):
+                both = {
+                    t: res["append"] + res["merge"] for t, res in (("freight", f), ("raw", raw))
+                }
+                lines.append(
+                    Line(
+                        "(3) append + merge together (info)",
+                        {t: f"{v:.4g}" for t, v in both.items()},
+                        both["freight"] / both["raw"],
+                    )
+                )
         limit = r.get("stream_capped_limit")
         if "stream" in r:
             lines += self._stream_lines(dest, r["stream"], "", judged=not r.get("stream_capped"))
