@@ -250,3 +250,21 @@ def test_remembered_columns_ignore_the_case_of_table_names(tmp_path: Path) -> No
         r = ds.load([{"id": 3, "x": 5}], table="Posts", strategy="merge", key="id")
         assert r.status == "committed" and r.schema_changes == []
         assert ds.read("posts").sort_by("id").column("x").to_pylist() == [None, "text", "5"]
+
+
+def test_remembered_state_ends_with_the_file_even_after_a_chdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative URL names the file it named when the Dataset opened; closing after a
+    chdir still lets go of that file's remembered state."""
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    rows = [{"id": 1}]
+    ds = freight.connect("duckdb:///rel.duckdb")
+    assert ds.load(rows, table="t").status == "committed"
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    ds.close()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rel.duckdb").unlink()
+    with freight.connect("duckdb:///rel.duckdb") as again:
+        assert again.load(rows, table="t").status == "committed"  # a new file: no replay

@@ -97,7 +97,8 @@ class _Known:
     and forgotten when a freight load changes the table's columns.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, key: str = "") -> None:
+        self.key = key  # the file's real path, taken once (a later chdir must not change it)
         #: table -> ((started_at, load_id) of its latest committed load or None, its mark)
         self.marks: dict[str, tuple[tuple[Any, str] | None, Mark]] = {}
         self.columns: dict[str, tuple[tuple[tuple[str, str], ...], dict[str, str]]] = {}
@@ -114,20 +115,20 @@ def _acquire_known(path: str) -> _Known:
     a file deleted and made again afterwards starts with nothing remembered."""
     if path == ":memory:":  # every in-memory connection is a database of its own
         return _Known()
+    key = os.path.realpath(path)
     with _KNOWN_LOCK:
-        known = _KNOWN.setdefault(os.path.realpath(path), _Known())
+        known = _KNOWN.setdefault(key, _Known(key))
         known.users += 1
         return known
 
 
-def _release_known(path: str, known: _Known) -> None:
-    if path == ":memory:":
+def _release_known(known: _Known) -> None:
+    if not known.key:  # an in-memory database's own
         return
     with _KNOWN_LOCK:
         known.users -= 1
-        key = os.path.realpath(path)
-        if known.users <= 0 and _KNOWN.get(key) is known:
-            del _KNOWN[key]
+        if known.users <= 0 and _KNOWN.get(known.key) is known:
+            del _KNOWN[known.key]
 
 
 CAPABILITIES = Capabilities(
@@ -322,11 +323,15 @@ class DuckDBSession(SqlSession):
         except duckdb.Error as e:
             raise _translate(e, f"appending to {table}") from e
 
+    def _forget_altered(self) -> None:
+        """Whatever the outcome, columns this load touched are read afresh next time."""
+        for table in self.altered:
+            self.dest.known.columns.pop(table.lower(), None)
+
     def commit(self) -> None:
         self.open = False
         known = self.dest.known
-        for table in self.altered:
-            known.columns.pop(table.lower(), None)
+        self._forget_altered()
         try:
             self.conn.execute("COMMIT")
         except duckdb.Error as e:
@@ -345,13 +350,12 @@ class DuckDBSession(SqlSession):
 
     def rollback(self) -> None:
         self.open = False
-        for table in self.altered:
-            self.dest.known.columns.pop(table.lower(), None)
+        self._forget_altered()
         if self._view:
             self._view = False
             try:
-                self.conn.unregister(STAGE)
-            except duckdb.Error:
+                self._close_view()
+            except DestinationError:
                 pass  # the view goes with the connection anyway
         try:
             self.conn.execute("ROLLBACK")
@@ -594,7 +598,7 @@ class DuckDBDestination:
         with self._lock:
             if self._open:
                 self._open = False
-                _release_known(self.path, self.known)
+                _release_known(self.known)
             try:
                 self.conn.close()
             except duckdb.Error:
