@@ -69,20 +69,15 @@ def logical_type(pg_type: str) -> str:
     return _REVERSE.get(_TYPMOD.sub("", pg_type), T.STRING)
 
 
+#: how format_type() spells the SQL types DIALECT writes under a shorter name
+_SPELLED = {
+    "time": "time without time zone",
+    "timestamp": "timestamp without time zone",
+    "timestamptz": "timestamp with time zone",
+}
 #: format_type() of the columns freight itself creates, by logical type
-_NATIVE = {
-    "bigint": T.INT64,
-    "double precision": T.FLOAT64,
-    "text": T.STRING,
-    "bytea": T.BINARY,
-    "boolean": T.BOOL,
-    "date": T.DATE,
-    "time without time zone": T.TIME,
-    "timestamp without time zone": T.TIMESTAMP,
-    "timestamp with time zone": T.TIMESTAMPTZ,
-    "uuid": T.UUID,
-    "jsonb": T.JSON,
-    UNTYPED: T.STRING,  # text, holding only NULLs so far
+_NATIVE = {_SPELLED.get(sql, sql): lt for lt, sql in DIALECT.types.items()} | {
+    UNTYPED: T.STRING  # text, holding only NULLs so far
 }
 _NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
 

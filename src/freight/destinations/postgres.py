@@ -64,11 +64,11 @@ CAPABILITIES = Capabilities(
     retries=6,  # serialization failures and deadlocks under concurrent writers
 )
 
-#: sqlstates a retry of the whole load may get past
 #: a load of one chunk up to this size is read from a JSON setting, not a temporary table
 VIEW_ROWS = 1_000
 VIEW_BYTES = 1 << 20
 
+#: sqlstates a retry of the whole load may get past
 _TRANSIENT = {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "55P03", "42P07", "42701"}
 #: connect failures no retry can cure; "no such database/user" is how PgBouncer (and so
 #: Supabase's pooler) words what PostgreSQL calls "does not exist"
@@ -143,6 +143,11 @@ class PostgresSession(SqlSession):
     def _table_ref(self, table: str) -> str:
         return f"{self._i(self.dest.pg_schema)}.{self._i(table)}"
 
+    def _quoted(self, table: str) -> str:
+        """``"schema"."table"`` as a value (``to_regclass``) or in COPY, which take no
+        parameters and so no %-doubling."""
+        return f"{q(self.dest.pg_schema)}.{q(table)}"
+
     def _stage_ref(self) -> str:
         if self._view:
             return self._view_sql
@@ -175,7 +180,7 @@ class PostgresSession(SqlSession):
         self._end_copy()
         try:
             with self.conn.pipeline():
-                sent = send_catalog(self.conn, f"{q(self.dest.pg_schema)}.{q(table)}")
+                sent = send_catalog(self.conn, self._quoted(table))
                 mark = self.conn.cursor(row_factory=dict_row).execute(self._mark_sql(), [table])
             cat = Catalog.of(sent)
             self._marks[table] = mark.fetchall()
@@ -248,7 +253,7 @@ class PostgresSession(SqlSession):
         """A small chunk goes to the server as one JSON document in a transaction-local
         setting and is read back with ``jsonb_to_recordset``: no temporary table to create,
         fill and drop (about half of a 100-row merge's time on the server)."""
-        if data.num_rows > VIEW_ROWS or not types:
+        if not types:  # (the row bound is _may_view's: only such a chunk is held back)
             return False
         body = to_json(data, types)
         if len(body) > VIEW_BYTES:
@@ -268,7 +273,7 @@ class PostgresSession(SqlSession):
 
     def append_rows(self, table: str, data: pa.Table, load_id: str) -> None:
         ids = pa.repeat(pa.scalar(load_id, pa.string()), data.num_rows)
-        ref = f"{q(self.dest.pg_schema)}.{q(table)}"
+        ref = self._quoted(table)
         native = {**self._native.get(table, {}), LOAD_ID_COLUMN: T.STRING}
         self._copy(ref, data.append_column(LOAD_ID_COLUMN, ids), native, f"appending to {table}")
 
@@ -280,8 +285,7 @@ class PostgresSession(SqlSession):
         binary = binary_ready(data, native)
         if binary:
             data = for_binary(data)
-        # COPY takes no parameters, so its identifiers are quoted without %-doubling
-        cols = ", ".join(q(c) for c in data.column_names)
+        cols = ", ".join(q(c) for c in data.column_names)  # COPY: no %-doubling
         fmt = "binary" if binary else "csv"
         statement = f"COPY {ref} ({cols}) FROM STDIN (FORMAT {fmt})"
         key = (statement, data.schema if binary else None)
@@ -343,7 +347,7 @@ class PostgresSession(SqlSession):
         try:
             with self.conn.pipeline():  # one round trip; the re-read runs once the lock is ours
                 self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-                sent = send_catalog(self.conn, f"{q(self.dest.pg_schema)}.{q(table)}")
+                sent = send_catalog(self.conn, self._quoted(table))
             now = Catalog.of(sent)
         except psycopg.Error as e:
             raise self.dest.error(e, f"locking {table}") from None
