@@ -387,11 +387,7 @@ class Report:
             title = DEST_TITLE[dest]
             for tool, res in (r.get("cold") or {}).items():
                 if self._ok(res):
-                    check = (
-                        "ok"
-                        if res["count"] == res["expected"]
-                        else f"MISMATCH {res['count']} != {res['expected']}"
-                    )
+                    check = _check(res)
                     d.append(
                         f"{title} cold {tool}: wall {ms(res['wall'])} = import {ms(res['import'])} + "
                         f"connect {ms(res['connect'])} + load {ms(res['load'])} + close {ms(res['close'])} "
@@ -401,11 +397,7 @@ class Report:
                     )
             for tool, res in (r.get("warm") or {}).items():
                 if self._ok(res):
-                    check = (
-                        "ok"
-                        if res["count"] == res["expected"]
-                        else f"MISMATCH {res['count']} != {res['expected']}"
-                    )
+                    check = _check(res)
                     rounds = ", ".join(ms(x) for x in res.get("round_medians", ()))
                     d.append(
                         f"{title} warm {tool}: median {ms(res['median'])}, min {ms(res['min'])}, "
@@ -415,11 +407,7 @@ class Report:
                     )
             for tool, res in (r.get("bulk") or {}).items():
                 if self._ok(res):
-                    check = (
-                        "ok"
-                        if res["count"] == res["expected"]
-                        else f"MISMATCH {res['count']} != {res['expected']}"
-                    )
+                    check = _check(res)
                     d.append(
                         f"{title} bulk {tool}: append {res['rows'] / res['append']:,.0f} rows/s, "
                         f"merge {res['merge_rows'] / res['merge']:,.0f} rows/s, process peak RSS "
@@ -440,6 +428,13 @@ class Report:
                             f"rows {'ok' if v['count'] == n else v['count']}"
                         )
         return d
+
+
+def _check(res: dict) -> str:
+    """Whether a case's table ended with the rows it should hold."""
+    if res["count"] == res["expected"]:
+        return "ok"
+    return f"MISMATCH {res['count']} != {res['expected']}"
 
 
 def _counts(detail: dict | None, what: str = "last load") -> str:
