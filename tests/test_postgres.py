@@ -788,7 +788,10 @@ _copy_rows = st.lists(
         {
             "i": st.none() | st.integers(-(2**63), 2**63 - 1),
             "f": st.none() | st.floats(allow_nan=True, allow_infinity=True),
-            "s": st.none() | st.text(st.characters(blacklist_characters="\x00"), max_size=20),
+            "s": st.none()
+            | st.text(
+                st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=20
+            ),
             "b": st.none() | st.booleans(),
             "d": st.none() | st.decimals(places=4, min_value=-(10**20), max_value=10**20),
             "t": st.none() | st.datetimes(min_value=dt.datetime(1, 1, 2)),

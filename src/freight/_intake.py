@@ -620,6 +620,8 @@ def _fallback(v: Any) -> Any:
         return [_fallback(x) for x in v]
     if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**64:
         return str(v)  # JSON engines cannot hold it as a number
+    if isinstance(v, str) and _bad_unicode(v):  # a lone surrogate: kept as its escape, "\\ud800"
+        return v.encode("utf-8", "backslashreplace").decode("utf-8")
     if v is None or isinstance(v, (bool, int, str)):
         return v
     if isinstance(v, float) and math.isfinite(v):
