@@ -10,12 +10,23 @@ decimal(38,0) hashes the same as the widened value). Rejected rows are hashed as
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from array import array
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from ._lazy import lazy
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    pa, pc = lazy("pyarrow"), lazy("pyarrow.compute")
+
+from . import _types as T
+from ._columns import Columns
 from ._intake import Reject
 
 _EXACT = 2**53
@@ -28,14 +39,24 @@ class Checksum:
         self._rejects: list[bytes] = []
         self._rows = 0
 
-    def add(self, table: pa.Table, rejects: list[Reject]) -> None:
+    def add(self, table: pa.Table | Columns, rejects: list[Reject]) -> None:
+        if isinstance(table, Columns):
+            for name, vals in table.data.items():
+                self._add_values(self._columns.setdefault(name, {}), vals, table.types[name])
+        else:
+            self._add_table(table)
+        self._rows += table.num_rows
+        self._add_rejects(rejects)
+
+    def _add_table(self, table: pa.Table) -> None:
         for name in table.column_names:
             streams = self._columns.setdefault(name, {})
             at = self._rows
             for arr in table.column(name).chunks:
                 self._add_array(streams, arr, at)
                 at += len(arr)
-        self._rows += table.num_rows
+
+    def _add_rejects(self, rejects: list[Reject]) -> None:
         for r in rejects:
             try:  # the row's content, not its key order
                 row = orjson.dumps(r.row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
@@ -59,6 +80,8 @@ class Checksum:
         streams["covered"] = max(covered, upto)
 
     def _add_array(self, streams: dict[str, Any], arr: pa.Array, at: int) -> None:
+        if not len(arr):  # however a zero-row chunk's columns are laid out, they add nothing
+            return
         self._pad(streams, at)
         streams["covered"] = at + len(arr)
         if arr.null_count == len(arr):  # one validity byte per staged row
@@ -79,6 +102,50 @@ class Checksum:
         else:
             self._feed(streams, "type", str(t).encode())
             self._feed(streams, "data", _bytes(_fixed(arr)))
+
+    def _add_values(self, streams: dict[str, Any], vals: list[Any], t: str) -> None:
+        """``_add_array`` for a ``Columns`` column: the same bytes from Python values."""
+        at = self._rows
+        n = len(vals)
+        if not n:
+            return
+        self._pad(streams, at)
+        streams["covered"] = at + n
+        present = [v for v in vals if v is not None]
+        if not present:
+            self._feed(streams, "valid", bytes(n))
+            return
+        if len(present) < n:
+            self._feed(streams, "valid", bytes(v is not None for v in vals))
+        else:
+            self._feed(streams, "valid", b"\x01" * n)
+        if t == T.FLOAT64:
+            self._feed(streams, "exact", b"\x01" * len(present))
+            self._feed(streams, "f", array("d", present).tobytes())
+        elif t == T.INT64:
+            if min(present) >= -_EXACT and max(present) <= _EXACT:
+                self._feed(streams, "exact", b"\x01" * len(present))
+                self._feed(streams, "f", array("d", present).tobytes())
+                return
+            exact = [-_EXACT <= v <= _EXACT for v in present]
+            self._feed(streams, "exact", bytes(exact))
+            floats = [v for v, e in zip(present, exact, strict=True) if e]
+            if floats:
+                self._feed(streams, "f", array("d", floats).tobytes())
+            self._add_text(
+                streams, "text", [str(v) for v, e in zip(present, exact, strict=True) if not e]
+            )
+        elif t in (T.STRING, T.JSON):
+            self._add_text(streams, "data", present)
+        else:
+            kind, code, encode = _FIXED[t]
+            self._feed(streams, "type", kind)
+            self._feed(streams, "data", array(code, map(encode, present)).tobytes())
+
+    def _add_text(self, streams: dict[str, Any], key: str, texts: list[str]) -> None:
+        encoded = [v.encode() for v in texts]
+        self._feed(streams, "len", array("q", map(len, encoded)).tobytes())
+        self._feed(streams, key, b"".join(encoded))
 
     def _add_numbers(self, streams: dict[str, Any], arr: pa.Array) -> None:
         """Numbers exact as a float hash as float64 bytes, the others as canonical text, so a
@@ -128,6 +195,21 @@ class Checksum:
         for d in sorted(self._rejects):
             h.update(d)
         return str(h.hexdigest())
+
+
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY = _EPOCH.toordinal()
+_US = timedelta(microseconds=1)
+
+#: logical type -> (Arrow's name of its type, the array code of ``_fixed``'s integers, value
+#: -> that integer): what ``_add_array`` hashes for these types, made from Python values
+_FIXED: dict[str, tuple[bytes, str, Callable[[Any], int]]] = {
+    T.BOOL: (b"bool", "B", int),
+    T.DATE: (b"date32[day]", "i", lambda d: d.toordinal() - _EPOCH_DAY),
+    T.TIMESTAMP: (b"timestamp[us]", "q", lambda v: (v - _EPOCH) // _US),
+    T.TIMESTAMPTZ: (b"timestamp[us, tz=UTC]", "q", lambda v: (v - _EPOCH_UTC) // _US),
+}
 
 
 def _fixed(arr: pa.Array) -> pa.Array:

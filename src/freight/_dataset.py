@@ -9,13 +9,13 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from . import _types as T
 from ._checksum import Checksum
+from ._columns import LIGHT_ROWS, Columns, distinct_keys
 from ._errors import (
     ConfigurationError,
     DestinationError,
@@ -29,6 +29,9 @@ from ._plan import RESERVED_PREFIX, Plan, check_identifier, make_plan
 from ._result import Health, LoadRecord, LoadResult, RejectedRow, outcome
 from ._url import mask_url
 from .destinations._base import Destination, open_destination
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DEFAULT_URL = "duckdb:///freight.duckdb"
 
@@ -116,9 +119,11 @@ class Dataset:
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         load_id = new_load_id()
+        kind = type(data)
         replayable = (
-            isinstance(data, (list, tuple, str, os.PathLike, pa.Table))
-            or type(data).__name__ == "DataFrame"
+            isinstance(data, (list, tuple, str, os.PathLike))
+            or kind.__name__ == "DataFrame"
+            or (kind.__name__ == "Table" and kind.__module__.startswith("pyarrow"))
         )
         attempts = self.retries if replayable else 1  # a consumed generator cannot be replayed
         try:
@@ -202,6 +207,9 @@ class Dataset:
                 not_null=plan.not_null,
                 nul_ok=self._dest.capabilities.text_allows_nul,
                 probe=_float_probe(self._dest, plan.table),
+                light=self._dest.capabilities.light_rows
+                and isinstance(data, (list, tuple))
+                and len(data) <= min(LIGHT_ROWS, self.chunk_rows or LIGHT_ROWS),
                 **({"chunk_rows": self.chunk_rows} if self.chunk_rows else {}),
             )
             rows_in = rejected = 0
@@ -419,8 +427,11 @@ class Dataset:
         return self._dest.health()
 
 
-def _distinct_keys(table: pa.Table, key: tuple[str, ...]) -> int | None:
-    """Distinct keys of a chunk (Arrow, no query), or None if it cannot tell."""
+def _distinct_keys(table: pa.Table | Columns, key: tuple[str, ...]) -> int | None:
+    """Distinct keys of a chunk (no query), or None if it cannot tell."""
+    if isinstance(table, Columns):
+        return distinct_keys(table, key)
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if len(key) == 1:

@@ -10,20 +10,29 @@ When a column widens mid-load, ``Intake.widened`` reports it so the stage can be
 
 from __future__ import annotations
 
+import datetime
 import io
 import itertools
 import math
 import operator
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
+
+from ._lazy import lazy
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    pa, pc = lazy("pyarrow"), lazy("pyarrow.compute")
 
 from . import _types as T
+from ._columns import LIGHT_TYPES, Columns
 from ._errors import InputError, InvalidIdentifierError
 
 DEFAULT_CHUNK_ROWS = 50_000
@@ -40,7 +49,7 @@ class Reject:
 
 @dataclass(slots=True)
 class Chunk:
-    table: pa.Table
+    table: pa.Table | Columns
     rejects: list[Reject]
     first_row: int  # 1-based number of the chunk's first input row
     rows_in: int  # input rows this chunk accounts for (loaded + rejected)
@@ -64,6 +73,8 @@ class Intake:
     #: whether the destination's text may hold NUL (else such rows are rejected)
     nul_ok: bool = True
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    #: type a list of plain rows without Arrow where it can (``Columns`` chunks)
+    light: bool = False
     types: dict[str, str] = field(default_factory=dict, init=False)
     widened: list[tuple[str, str, str]] = field(default_factory=list, init=False)
     dropped: list[str] = field(default_factory=list, init=False)
@@ -83,7 +94,11 @@ class Intake:
         row_no = 1
         for piece in _pieces(self.data, self.chunk_rows):
             if isinstance(piece, _Rows):
-                chunk = self._from_rows(piece.rows, row_no, piece.rejects, piece.numbers)
+                chunk = None
+                if self.light and not piece.rejects and not piece.numbers:
+                    chunk = self._light_rows(piece.rows, row_no)
+                if chunk is None:
+                    chunk = self._from_rows(piece.rows, row_no, piece.rejects, piece.numbers)
             else:
                 chunk = self._from_arrow(piece, row_no)
             row_no += chunk.rows_in
@@ -179,7 +194,97 @@ class Intake:
         rejects.extend(more)
         return self._chunk(table, rejects, first, n_in)
 
-    def _chunk(self, table: pa.Table, rejects: list[Reject], first: int, n_in: int) -> Chunk:
+    # ------------------------------------------------------------------ without Arrow
+
+    def _light_rows(self, rows: list[Any], first: int) -> Chunk | None:
+        """Plain rows typed as ``Columns``, exactly as ``_from_rows`` types them, or None
+        (and nothing changed) when some value or type needs the Arrow path."""
+        if not rows or set(map(type, rows)) != {dict} or not all(rows):
+            return None
+        k0 = rows[0].keys()
+        uniform = all(map(k0.__eq__, map(dict.keys, rows)))
+        names = list(k0) if uniform else list(dict.fromkeys(itertools.chain.from_iterable(rows)))
+        if any(type(n) is not str for n in names):
+            return None
+        kept = [n for n in names if self.keep is None or n in self.keep]
+        if not kept:
+            return None
+        values: dict[str, list[Any]] = {}
+        for name in kept:
+            getter = operator.itemgetter(name) if uniform else operator.methodcaller("get", name)
+            vals = values[name] = list(map(getter, rows))
+            if not set(map(type, vals)) <= _LIGHT_KINDS:
+                return None
+        before = (dict(self.types), list(self.widened), set(self._big))
+        data: dict[str, list[Any]] = {}
+        types: dict[str, str] = {}
+        bad: dict[int, str] = {}
+        for name, vals in values.items():
+            out, target = self._column_values(name, vals, bad, arrow=False)
+            if target not in LIGHT_TYPES:
+                self.types, self.widened, self._big = before[0], before[1], before[2]
+                return None
+            self._note_big(name, target, out)
+            self._settle(name, target)
+            data[name] = out
+            types[name] = target
+        for n in names:
+            if n not in kept and n not in self.dropped:
+                self.dropped.append(n)
+        rejects = [Reject(first + i, _jsonable(rows[i]), bad[i]) for i in sorted(bad)]
+        cols = Columns(data, types).drop_rows(set(bad))
+        live = [i for i in range(len(rows)) if i not in bad]
+        cols, more = self._light_checks(cols, [rows[i] for i in live], [first + i for i in live])
+        rejects.extend(more)
+        return self._chunk(cols, rejects, first, len(rows))
+
+    def _light_checks(
+        self, cols: Columns, rows: list[dict[str, Any]], nums: list[int]
+    ) -> tuple[Columns, list[Reject]]:
+        """``_check_rows`` on ``Columns``: the same checks, in the same order, the same words."""
+        rejects: list[Reject] = []
+        for check in (self._light_null_keys, self._light_nul_text):
+            reasons = check(cols)
+            if not reasons:
+                continue
+            for pos, reason in reasons.items():
+                rejects.append(Reject(nums[pos], _jsonable(rows[pos]), reason))
+            cols = cols.drop_rows(set(reasons))
+            rows = [r for i, r in enumerate(rows) if i not in reasons]
+            nums = [n for i, n in enumerate(nums) if i not in reasons]
+        return cols, rejects
+
+    def _light_null_keys(self, cols: Columns) -> dict[int, str]:
+        if not self.not_null or not cols.num_rows:
+            return {}
+        reasons = {}
+        for pos in range(cols.num_rows):
+            nulls = [c for c in self.not_null if c not in cols.data or cols.data[c][pos] is None]
+            if nulls:
+                reasons[pos] = f"key column {', '.join(repr(c) for c in nulls)} is null or missing"
+        return reasons
+
+    def _light_nul_text(self, cols: Columns) -> dict[int, str]:
+        if self.nul_ok or not cols.num_rows:
+            return {}
+        found: dict[int, str] = {}
+        for name, vals in cols.data.items():
+            t = cols.types[name]
+            if t == T.JSON:
+                hits = [v is not None and _JSON_NUL.search(v) is not None for v in vals]
+            elif t == T.STRING:
+                hits = [v is not None and "\x00" in v for v in vals]
+            else:
+                continue
+            for pos, hit in enumerate(hits):
+                if hit and (pos not in found or name < found[pos]):
+                    found[pos] = name
+        why = "text contains a NUL character, which this destination cannot store"
+        return {pos: f"column {name!r}: {why}" for pos, name in sorted(found.items())}
+
+    def _chunk(
+        self, table: pa.Table | Columns, rejects: list[Reject], first: int, n_in: int
+    ) -> Chunk:
         """Package a chunk with a snapshot of the types and widenings so far (the consumer
         may run in another thread)."""
         widened, self.widened = self.widened, []
@@ -227,12 +332,24 @@ class Intake:
         self.types[name] = lt
 
     def _column(self, name: str, vals: list[Any], bad: dict[int, str]) -> pa.Array:
-        """The careful path for one column of Python values.
+        """The careful path for one column of Python values, as an Arrow array."""
+        out, target = self._column_values(name, vals, bad, arrow=True)
+        arr = out if not isinstance(out, list) else pa.array(out, type=T.to_arrow(target))
+        self._note_big(name, target, arr)
+        self._settle(name, target)
+        return arr
+
+    def _column_values(
+        self, name: str, vals: list[Any], bad: dict[int, str], arrow: bool
+    ) -> tuple[Any, str]:
+        """One column of Python values typed and converted: (the values, their type); with
+        ``arrow``, a column pyarrow takes as it is comes back as an Arrow array instead.
 
         A stored column keeps its type when every value converts losslessly; otherwise (and
         for columns new in this load) values are taken in order: the column starts with the
         first value's type and widens when a later value needs it, exactly as it would have
-        across chunks, so the outcome never depends on where chunks end."""
+        across chunks, so the outcome never depends on where chunks end. Rejected values
+        become None in the output and their reasons go into ``bad``."""
         cur = self.target(name)
         stored = self.known.get(name)
         if stored is not None and stored != T.NULL and cur == stored:
@@ -254,11 +371,10 @@ class Intake:
                 target = natural
             else:
                 target = self._fold(name, vals, cur)
-            arr = _to_array(vals, target) if natural == target and target != T.JSON else None
-            if arr is not None:
-                self._note_big(name, target, arr)
-                self._settle(name, target)
-                return arr
+            if arrow and natural == target and target != T.JSON:
+                arr = _to_array(vals, target)
+                if arr is not None:
+                    return arr, target
             out, errs = _convert(vals, target)
             if errs and target != cur:
                 self._explain(name, vals, cur, errs, list(range(len(vals))))
@@ -266,10 +382,7 @@ class Intake:
             why, _, then = reason.partition("\x00")
             text = f"column {name!r}: value {T.describe(vals[i])} {why} (type {then or target})"
             bad[i] = min(bad[i], text) if i in bad else text  # the same whatever the column order
-        arr = pa.array(out, type=T.to_arrow(target))
-        self._note_big(name, target, arr)
-        self._settle(name, target)
-        return arr
+        return out, target
 
     def _fold(
         self, name: str, vals: list[Any], start: str | None, at: dict[int, str] | None = None
@@ -322,16 +435,21 @@ class Intake:
             self._probed[name] = self.probe(name) if self.probe else False
         return self._probed[name]
 
-    def _note_big(self, name: str, target: str, arr: pa.Array) -> None:
-        """Remember integer columns of this load holding values a float cannot hold exactly."""
+    def _note_big(self, name: str, target: str, arr: pa.Array | list[Any]) -> None:
+        """Remember integer columns of this load holding values a float cannot hold exactly
+        (``arr``: an Arrow array or a list of converted values)."""
         if name in self._big or not (target == T.INT64 or target == T.BIGINT):
             return
         if target == T.BIGINT:
             self._big.add(name)
             return
-        mm = pc.min_max(arr)
-        lo, hi = mm["min"].as_py(), mm["max"].as_py()
-        if lo is not None and (lo < -T.FLOAT_EXACT_INT or hi > T.FLOAT_EXACT_INT):
+        if isinstance(arr, list):
+            ints = [v for v in arr if v is not None]
+            lo, hi = (min(ints), max(ints)) if ints else (0, 0)
+        else:
+            mm = pc.min_max(arr)
+            lo, hi = mm["min"].as_py() or 0, mm["max"].as_py() or 0
+        if lo < -T.FLOAT_EXACT_INT or hi > T.FLOAT_EXACT_INT:
             self._big.add(name)
 
     # ------------------------------------------------------------------ Arrow
@@ -472,7 +590,7 @@ class Intake:
             if not pa.types.is_string(col.type):
                 continue
             if self.types.get(name) == T.JSON:
-                m = pc.match_substring_regex(col, r"(^|[^\\])(\\\\)*\\u0000")
+                m = pc.match_substring_regex(col, _JSON_NUL.pattern)
             else:
                 m = pc.match_substring(col, "\x00")
             m = pc.fill_null(m, pa.scalar(False))
@@ -495,6 +613,14 @@ class Intake:
 
 
 # ---------------------------------------------------------------------- column helpers
+
+#: the escape of a NUL character in JSON text (not preceded by an escaping backslash)
+_JSON_NUL = re.compile(r"(^|[^\\])(\\\\)*\\u0000")
+
+#: the Python types a value may have for its row to be typed without Arrow
+_LIGHT_KINDS = frozenset(
+    {type(None), bool, int, float, str, dict, list, tuple, datetime.datetime, datetime.date}
+)
 
 
 def _uniform_type(vals: list[Any], kind: type) -> str | None:
@@ -642,6 +768,10 @@ class _Rows:
 
 
 def _pieces(data: Any, chunk_rows: int) -> Iterator[_Rows | pa.Table]:
+    if isinstance(data, (list, tuple)):  # first: a list of rows never needs pyarrow here
+        for s in range(0, len(data), chunk_rows):
+            yield _Rows(list(data[s : s + chunk_rows]))
+        return
     if isinstance(data, (str, Path)):
         yield from _file_pieces(Path(data), chunk_rows)
         return

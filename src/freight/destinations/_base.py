@@ -11,14 +11,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._errors import ConfigurationError
 from .._intake import Reject
 from .._plan import Plan
 from .._result import Health, LoadRecord, RejectedRow
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,9 @@ class Capabilities:
     text_allows_nul: bool = True
     #: ``append`` writes chunks straight into the table (no stage) inside the transaction
     direct_append: bool = False
+    #: a small list of Python rows may reach the session as ``Columns`` instead of Arrow
+    #: (``stage_insert`` / ``append_rows`` take both)
+    light_rows: bool = False
     #: attempts of a load when the destination fails transiently (``connect(retries=...)``)
     retries: int = 3
     strategies: tuple[str, ...] = (

@@ -20,18 +20,25 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Any
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pgpq
-import pyarrow as pa
-import pyarrow.csv as pcsv
-from pgpq import encoders as pgpq_encoders
-from pgpq import schema as pgpq_schema
+
+from .._lazy import lazy
+
+if TYPE_CHECKING:
+    import pgpq
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    from pgpq import encoders as pgpq_encoders
+    from pgpq import schema as pgpq_schema
+else:
+    pa, pcsv = lazy("pyarrow"), lazy("pyarrow.csv")
+    pgpq, pgpq_encoders, pgpq_schema = lazy("pgpq"), lazy("pgpq.encoders"), lazy("pgpq.schema")
 
 from .. import _types as T
-
-_WRITE = pcsv.WriteOptions(include_header=False, batch_size=8192)
+from .._columns import Columns
 
 
 def _hex_column(col: pa.Array, prefix: str) -> pa.Array:
@@ -120,11 +127,34 @@ def to_json(table: pa.Table, types: dict[str, str]) -> bytes:
     return orjson.dumps([dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)])
 
 
+def columns_json(cols: Columns, types: dict[str, str]) -> bytes:
+    """``to_json`` for a ``Columns`` chunk, without Arrow: the same text forms (floats in
+    shortest round-trip form with ``nan`` / ``inf``, timestamptz in UTC)."""
+    names = cols.column_names
+    columns: list[list[Any]] = []
+    for name in names:
+        vals = cols.column(name)
+        encode = _JSON_FORMS.get(types.get(name, cols.types[name]))
+        columns.append(vals if encode is None else [None if v is None else encode(v) for v in vals])
+    return orjson.dumps([dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)])
+
+
+#: logical type -> its value as ``columns_json`` writes it (other types go as they are)
+_JSON_FORMS: dict[str, Any] = {
+    T.FLOAT64: repr,
+    T.JSON: orjson.Fragment,
+    T.DATE: lambda v: v.isoformat(),
+    T.TIMESTAMP: lambda v: v.isoformat(),
+    T.TIMESTAMPTZ: lambda v: v.astimezone(UTC).isoformat(),
+}
+
+
 def to_csv(table: pa.Table) -> memoryview:
     """One chunk as the body of ``COPY ... (FORMAT csv)``, columns in the table's order."""
     cols = [_for_csv(table.column(i)) for i in range(table.num_columns)]
     buf = io.BytesIO()
-    pcsv.write_csv(pa.table(cols, names=table.column_names), buf, _WRITE)
+    options = pcsv.WriteOptions(include_header=False, batch_size=8192)
+    pcsv.write_csv(pa.table(cols, names=table.column_names), buf, options)
     return buf.getbuffer()
 
 

@@ -16,16 +16,17 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
-import pyarrow as pa
 from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 
 from .. import _types as T
+from .._columns import Columns
 from .._errors import ConfigurationError, DestinationError, FreightError, SchemaContractError
+from .._lazy import lazy
 from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX, Plan
 from .._result import Health, LoadRecord, RejectedRow
 from .._url import mask_text, mask_url
@@ -38,7 +39,15 @@ from ._pg_catalog import (
     native_type,
     send_catalog,
 )
-from ._pg_copy import binary_encoder, binary_ready, for_binary, to_arrow, to_csv, to_json
+from ._pg_copy import (
+    binary_encoder,
+    binary_ready,
+    columns_json,
+    for_binary,
+    to_arrow,
+    to_csv,
+    to_json,
+)
 from ._pg_pool import Pool
 from ._sql import (
     LOAD_COLUMNS,
@@ -55,12 +64,18 @@ from ._sql import (
     rejected_from_row,
 )
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = lazy("pyarrow")
+
 CAPABILITIES = Capabilities(
     name="postgres",
     max_identifier_bytes=63,
     case_insensitive_identifiers=False,
     text_allows_nul=False,
     direct_append=True,
+    light_rows=True,
     retries=6,  # serialization failures and deadlocks under concurrent writers
 )
 
@@ -246,16 +261,16 @@ class PostgresSession(SqlSession):
         self._exec(f"CREATE TEMPORARY TABLE {self._stage_ref()} ({', '.join(cols)}) ON COMMIT DROP")
         self._stage_types = dict(types)
 
-    def _may_view(self, data: pa.Table) -> bool:
+    def _may_view(self, data: pa.Table | Columns) -> bool:
         return data.num_rows <= VIEW_ROWS
 
-    def _open_view(self, data: pa.Table, types: dict[str, str]) -> bool:
+    def _open_view(self, data: pa.Table | Columns, types: dict[str, str]) -> bool:
         """A small chunk goes to the server as one JSON document in a transaction-local
         setting and is read back with ``jsonb_to_recordset``: no temporary table to create,
         fill and drop (about half of a 100-row merge's time on the server)."""
         if not types:  # (the row bound is _may_view's: only such a chunk is held back)
             return False
-        body = to_json(data, types)
+        body = columns_json(data, types) if isinstance(data, Columns) else to_json(data, types)
         if len(body) > VIEW_BYTES:
             return False
         self._exec("SELECT set_config('freight.stage', %s, true)", [body.decode()])
@@ -266,16 +281,40 @@ class PostgresSession(SqlSession):
         )
         return True
 
-    def _insert(self, data: pa.Table, first_seq: int) -> None:
+    def _insert(self, data: pa.Table | Columns, first_seq: int) -> None:
+        if isinstance(data, Columns):
+            data = data.to_arrow()
         seq = pa.array(range(first_seq, first_seq + data.num_rows), pa.int64())
         native = {**self._stage_types, SEQ: T.INT64}
         self._copy(f"pg_temp.{q(STAGE)}", data.append_column(SEQ, seq), native, "staging rows")
 
-    def append_rows(self, table: str, data: pa.Table, load_id: str) -> None:
+    def append_rows(self, table: str, data: pa.Table | Columns, load_id: str) -> None:
+        if isinstance(data, Columns):
+            if self._append_json(table, data, load_id):
+                return
+            data = data.to_arrow()
         ids = pa.repeat(pa.scalar(load_id, pa.string()), data.num_rows)
         ref = self._quoted(table)
         native = {**self._native.get(table, {}), LOAD_ID_COLUMN: T.STRING}
         self._copy(ref, data.append_column(LOAD_ID_COLUMN, ids), native, f"appending to {table}")
+
+    def _append_json(self, table: str, data: Columns, load_id: str) -> bool:
+        """A small chunk of Python rows appended from one JSON parameter (no Arrow, no COPY)
+        when every column natively stores its type; False: not here."""
+        native = self._native.get(table, {})
+        if any(native.get(c) != t for c, t in data.types.items()):
+            return False
+        body = columns_json(data, data.types)
+        if len(body) > VIEW_BYTES:
+            return False
+        names = ", ".join(self._i(c) for c in data.types)
+        cols = ", ".join(f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in data.types.items())
+        self._exec(
+            f"INSERT INTO {self._table_ref(table)} ({names}, {self._i(LOAD_ID_COLUMN)}) "
+            f"SELECT {names}, %s FROM jsonb_to_recordset(%s::jsonb) AS v({cols})",
+            [load_id, body.decode()],
+        )
+        return True
 
     def _copy(self, ref: str, data: pa.Table, native: dict[str, str], what: str) -> None:
         """Send a chunk through COPY: binary when every column natively stores the chunk's

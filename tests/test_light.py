@@ -1,0 +1,333 @@
+"""The light path: a small list of Python rows typed, checked, hashed and (on PostgreSQL)
+stored without pyarrow. It must be indistinguishable from the Arrow path: the same types,
+the same rejects with the same words, the same values, the same checksum, the same stored
+rows. And it must really leave pyarrow unimported, which is what it is for."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import freight
+from conftest import pg_admin, pg_url
+from freight import _types as T
+from freight._checksum import _FIXED, Checksum
+from freight._columns import LIGHT_TYPES, Columns
+from freight._intake import Intake
+
+NAMES = ["a", "b", "c", "k"]
+ZONES = [
+    dt.UTC,
+    dt.timezone(dt.timedelta(hours=5, minutes=30)),
+    dt.timezone(-dt.timedelta(hours=8)),
+]
+
+light_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**64), 2**64),
+    st.integers(-(2**54), 2**54),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=6),
+    st.sampled_from(
+        ["a\x00b", "\ud800", "12", "1.5", "true", "2024-01-02", "2024-01-02T03:04:05+02:00", "é"]
+    ),
+    st.dates(),
+    st.datetimes(min_value=dt.datetime(1, 1, 2)),
+    st.datetimes(min_value=dt.datetime(1, 1, 2), timezones=st.sampled_from(ZONES)),
+    st.dictionaries(st.sampled_from(["x", "y"]), st.integers(-5, 5) | st.text(max_size=3)),
+    st.lists(st.integers(-5, 5) | st.floats(), max_size=3),
+)
+# values that send a column (and so the chunk) the Arrow way
+arrow_values = st.one_of(
+    st.decimals(places=2, min_value=-100, max_value=100), st.binary(max_size=3), st.uuids()
+)
+row = st.dictionaries(st.sampled_from(NAMES), light_values, max_size=4)
+stored = st.dictionaries(
+    st.sampled_from(NAMES),
+    st.sampled_from([*sorted(LIGHT_TYPES), "decimal(10,2)", T.UUID]),
+    max_size=3,
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, with NaN equal to NaN and -0.0 apart from 0.0."""
+    if isinstance(a, float) and isinstance(b, float):
+        return struct.pack("<d", a) == struct.pack("<d", b) or (math.isnan(a) and math.isnan(b))
+    return type(a) is type(b) and a == b
+
+
+def _intake(rows: list[dict], light: bool, **kw: Any) -> tuple[Intake, list[Any]]:
+    intake = Intake([dict(r) for r in rows], light=light, **kw)
+    return intake, list(intake.chunks())
+
+
+def _checksum(chunks: list[Any]) -> str:
+    h = Checksum(hashlib.sha256(b"seed"))
+    for c in chunks:
+        h.add(c.table, c.rejects)
+    return h.hexdigest()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(row, min_size=1, max_size=12),
+    known=stored,
+    key=st.sampled_from([(), ("k",), ("k", "a")]),
+    nul_ok=st.booleans(),
+    fits=st.booleans(),
+    keep=st.none() | st.sets(st.sampled_from(NAMES), min_size=1),
+    extra=st.none() | arrow_values,
+)
+def test_light_intake_is_the_arrow_intake(
+    rows: list[dict],
+    known: dict[str, str],
+    key: tuple[str, ...],
+    nul_ok: bool,
+    fits: bool,
+    keep: set[str] | None,
+    extra: Any,
+) -> None:
+    if extra is not None:  # one value no light type holds
+        rows = [*rows[:-1], {**rows[-1], "a": extra}]
+    kw = {
+        "known": known,
+        "not_null": key,
+        "nul_ok": nul_ok,
+        "keep": keep,
+        "allow_widen": keep is None,
+        "probe": lambda column: fits,
+    }
+    try:
+        heavy, want = _intake(rows, light=False, **kw)
+    except freight.FreightError as e:  # the light path raises the same, or leaves it to Arrow
+        with pytest.raises(type(e)):
+            _intake(rows, light=True, **kw)
+        return
+    light, got = _intake(rows, light=True, **kw)
+    assert len(got) == len(want) == 1
+    g, w = got[0], want[0]
+    assert (g.types, g.widened, g.rows_in, g.first_row) == (w.types, w.widened, w.rows_in, 1)
+    assert (light.types, light.dropped, light._big) == (heavy.types, heavy.dropped, heavy._big)
+    assert [(r.row_number, r.reason, repr(r.row)) for r in g.rejects] == [
+        (r.row_number, r.reason, repr(r.row)) for r in w.rejects
+    ]
+    if not isinstance(g.table, Columns):
+        assert isinstance(g.table, pa.Table)
+        why = (  # why the light path left the chunk to Arrow
+            extra is not None,
+            any(t not in LIGHT_TYPES for t in w.types.values()),
+            not w.table.column_names,
+            not all(rows),
+        )
+        assert any(why)
+        return
+    assert all(t in LIGHT_TYPES for t in g.table.types.values())
+    assert g.table.column_names == w.table.column_names
+    assert g.table.num_rows == w.table.num_rows
+    back = g.table.to_arrow()
+    for name in w.table.column_names:
+        mine, theirs = back.column(name).to_pylist(), w.table.column(name).to_pylist()
+        assert all(_same(a, b) for a, b in zip(mine, theirs, strict=True)), name
+    assert _checksum(got) == _checksum(want)
+
+
+def test_light_path_is_taken_for_plain_rows_and_left_for_others() -> None:
+    """The hypothesis test above compares only what the light path took: it must take
+    the usual rows, and leave a chunk with a decimal to Arrow with nothing changed."""
+    rows = [
+        {"id": 1, "x": 1.5, "s": "a", "ok": True, "at": dt.datetime(2024, 1, 1, tzinfo=dt.UTC)},
+        {"id": 2, "x": None, "s": "b", "ok": False, "j": {"a": [1]}, "d": dt.date(2024, 1, 2)},
+    ]
+    _, chunks = _intake(rows, light=True)
+    assert isinstance(chunks[0].table, Columns)
+    assert chunks[0].types == {
+        "id": T.INT64,
+        "x": T.FLOAT64,
+        "s": T.STRING,
+        "ok": T.BOOL,
+        "at": T.TIMESTAMPTZ,
+        "j": T.JSON,
+        "d": T.DATE,
+    }
+    intake, chunks = _intake([{"id": 1, "s": "a"}, {"id": 2, "p": Decimal("1.5")}], light=True)
+    assert isinstance(chunks[0].table, pa.Table)
+    assert intake.types == {"id": T.INT64, "s": T.STRING, "p": "decimal(2,1)"}
+    assert chunks[0].widened == []
+
+
+@pytest.mark.parametrize("light", [True, False])
+def test_a_row_with_nul_in_two_columns_names_the_first_by_name(light: bool) -> None:
+    rows = [{"k": 1, "b": "x\x00", "a": "y\x00"}, {"k": 2, "b": "ok", "a": "ok"}]
+    _, chunks = _intake(rows, light=light, nul_ok=False)
+    assert isinstance(chunks[0].table, Columns) is light
+    assert [(r.row_number, r.reason) for r in chunks[0].rejects] == [
+        (1, "column 'a': text contains a NUL character, which this destination cannot store")
+    ]
+    assert chunks[0].table.num_rows == 1
+
+
+def test_fixed_width_checksum_names_are_arrows() -> None:
+    """The light checksum feeds the same type names Arrow's ``str(type)`` gives."""
+    for t, (name, _code, _encode) in _FIXED.items():
+        assert name.decode() == str(T.to_arrow(t)), t
+
+
+# --------------------------------------------------------------------------- no pyarrow
+
+
+_NO_ARROW = textwrap.dedent(
+    """
+    import sys, freight
+    assert "pyarrow" not in sys.modules, "import freight imported pyarrow"
+    rows = [{"id": i, "s": f"v{i}", "x": i / 3, "at": "2024-01-01T00:00:00+00:00"}
+            for i in range(100)]
+    with freight.connect(sys.argv[1]) as ds:
+        ds.load(rows, "m", strategy="merge", key="id")
+        ds.load(rows[:50] + [{"id": 1000, "s": "new"}], "m", strategy="merge", key="id")
+        ds.load(rows, "a")
+        assert ds.load(rows, "a").status == "skipped"
+        ds.load([{**r, "id": r["id"] + 100} for r in rows], "a")
+        r = ds.load([{"id": 1, "s": None}], "m", strategy="update_only", key="id")
+        assert r.updated == 1, r
+    loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("pyarrow", "numpy", "pandas"))
+    print("heavy:", loaded)
+    """
+)
+
+
+@pytest.fixture
+def pg_schema_url(pg_schema: str) -> str:
+    pytest.importorskip("psycopg")
+    return pg_url(pg_schema)
+
+
+@pytest.mark.postgres
+def test_small_postgres_loads_never_import_pyarrow(pg_schema_url: str, pg_schema: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run(
+        [sys.executable, "-c", _NO_ARROW, pg_schema_url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "heavy: []" in out.stdout
+    conn = pg_admin()
+    try:
+        n = conn.execute(f'SELECT count(*), count(DISTINCT id) FROM "{pg_schema}".a').fetchone()  # type: ignore[attr-defined]
+        assert n == (200, 200)
+        m = conn.execute(f'SELECT count(*), max(id) FROM "{pg_schema}".m').fetchone()  # type: ignore[attr-defined]
+        assert m == (101, 1000)
+    finally:
+        conn.close()  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture
+def pg(pg_schema_url: str) -> Iterator[freight.Dataset]:
+    with freight.connect(pg_schema_url) as ds:
+        yield ds
+
+
+pg_row = st.fixed_dictionaries(
+    {"k": st.integers(0, 30)},
+    optional={
+        "i": st.none() | st.integers(-(2**63), 2**63 - 1),
+        "f": st.none() | st.floats(allow_nan=True, allow_infinity=True),
+        "s": st.none() | st.text(st.characters(blacklist_categories=["Cs"]), max_size=8),
+        "b": st.none() | st.booleans(),
+        "j": st.none() | st.dictionaries(st.sampled_from(["x", "y"]), st.integers(-3, 3)),
+        "d": st.none() | st.dates(),
+        "t": st.none() | st.datetimes(min_value=dt.datetime(1, 1, 2)),
+        "z": st.none()
+        | st.datetimes(min_value=dt.datetime(1, 1, 2), timezones=st.sampled_from(ZONES)),
+    },
+)
+
+
+def _stored(admin: Any, schema: str, table: str) -> list[tuple]:
+    cols = "k, i, f::text, s, b, j::text, d, t, z"
+    return admin.execute(f'SELECT {cols} FROM "{schema}"."{table}" ORDER BY k').fetchall()
+
+
+@pytest.mark.postgres
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rows=st.lists(pg_row, min_size=1, max_size=25, unique_by=lambda r: r["k"]),
+    strategy=st.sampled_from(["append", "merge"]),
+)
+def test_light_and_arrow_paths_store_the_same_rows(
+    pg: freight.Dataset, pg_schema: str, rows: list[dict], strategy: str
+) -> None:
+    """The same rows as a list (light: JSON, no Arrow) and as a generator (Arrow: COPY or
+    the JSON stage from Arrow) store the same values, and hash alike: the generator's load
+    of rows the list already loaded is skipped as the same load."""
+    full = {"i": None, "f": None, "s": None, "b": None, "j": None, "d": None, "t": None}
+    rows = [{**full, "z": dt.datetime(2024, 1, 1, tzinfo=dt.UTC), **r} for r in rows]
+    assume(any(r["s"] is not None for r in rows))
+    kw = {"strategy": "merge", "key": "k"} if strategy == "merge" else {}
+    suffix = os.urandom(4).hex()
+    light, heavy = f"l_{suffix}", f"h_{suffix}"
+    a = pg.load([dict(r) for r in rows], light, **kw)
+    b = pg.load((dict(r) for r in rows), heavy, **kw)
+    assert (a.inserted, a.rejected) == (b.inserted, b.rejected), (a, b)
+    conn = pg_admin()
+    try:
+        assert _stored(conn, pg_schema, light) == _stored(conn, pg_schema, heavy)
+    finally:
+        conn.close()  # type: ignore[attr-defined]
+    again = pg.load((dict(r) for r in rows), light, **kw)
+    assert again.status == "skipped", (a.checksum, again.checksum)
+
+
+@pytest.mark.postgres
+def test_light_chunk_beyond_the_json_limit_goes_through_copy(pg: freight.Dataset) -> None:
+    """Rows the light path typed but whose JSON is over 1 MiB go through a real stage."""
+    rows = [{"id": i, "text": "x" * 3000, "at": dt.date(2024, 1, 1)} for i in range(500)]
+    assert pg.load(rows, "big", strategy="merge", key="id").inserted == 500
+    changed = [{**r, "text": "y" * 3000} if r["id"] < 100 else r for r in rows]
+    r = pg.load(changed, "big", strategy="merge", key="id")
+    assert (r.updated, r.unchanged, r.inserted) == (100, 400, 0)
+    assert pg.load(rows, "big_append").inserted == 500
+    back = pg.read("big").to_pylist()
+    assert sum(1 for x in back if x["text"][0] == "y") == 100
+
+
+@pytest.mark.postgres
+def test_light_append_into_columns_of_other_types(pg: freight.Dataset, pg_schema: str) -> None:
+    """A table whose columns are not freight's own types (integer, varchar, inet) takes a
+    light append through COPY, which parses their text, not the JSON insert."""
+    conn = pg_admin()
+    try:
+        conn.execute(  # type: ignore[attr-defined]
+            f'CREATE TABLE "{pg_schema}".hosts (n integer, name varchar(20), addr inet)'
+        )
+        r = pg.load([{"n": 1, "name": "a", "addr": "10.0.0.1"}], "hosts")
+        assert r.inserted == 1
+        got = conn.execute(f'SELECT n, name, addr::text FROM "{pg_schema}".hosts').fetchall()  # type: ignore[attr-defined]
+        assert got == [(1, "a", "10.0.0.1/32")]
+    finally:
+        conn.close()  # type: ignore[attr-defined]
