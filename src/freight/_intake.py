@@ -352,6 +352,11 @@ class Intake:
         become None in the output and their reasons go into ``bad``."""
         cur = self.target(name)
         stored = self.known.get(name)
+        kinds = set(map(type, vals))
+        kinds.discard(type(None))
+        natural = _uniform_type(vals, kinds.pop()) if len(kinds) == 1 else None
+        if natural is not None and natural == cur and _as_they_are(vals, natural):
+            return vals, natural  # the converter would return every value unchanged
         if stored is not None and stored != T.NULL and cur == stored:
             target = stored
             out, errs = _convert(vals, target)
@@ -364,9 +369,6 @@ class Intake:
             if errs and target != stored:
                 self._explain(name, [vals[i] for i in pool], stored, errs, pool)
         else:
-            kinds = set(map(type, vals))
-            kinds.discard(type(None))
-            natural = _uniform_type(vals, kinds.pop()) if len(kinds) == 1 else None
             if natural is not None and (cur is None or cur == T.NULL):
                 target = natural
             else:
@@ -375,6 +377,8 @@ class Intake:
                 arr = _to_array(vals, target)
                 if arr is not None:
                     return arr, target
+            elif natural == target and _as_they_are(vals, target):
+                return vals, target
             out, errs = _convert(vals, target)
             if errs and target != cur:
                 self._explain(name, vals, cur, errs, list(range(len(vals))))
@@ -678,6 +682,25 @@ def _convert(vals: list[Any], target: str) -> tuple[list[Any], dict[int, str]]:
                 errs[i] = "is not valid unicode text"
                 out[i] = None
     return out, errs
+
+
+#: types whose converter returns a value of the type's own Python type unchanged
+_AS_THEY_ARE = frozenset({T.BOOL, T.INT64, T.FLOAT64, T.STRING})
+
+
+def _as_they_are(vals: list[Any], target: str) -> bool:
+    """Whether converting ``vals`` (all of ``target``'s natural Python type) to ``target``
+    would return each value unchanged: no string that is not valid unicode (a lone
+    surrogate)."""
+    if target not in _AS_THEY_ARE:
+        return False
+    if target != T.STRING:
+        return True
+    try:
+        "".join([v for v in vals if v is not None]).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _bad_unicode(s: str) -> bool:
