@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     if versions["pandas"] != "not installed":
         print(
             "note: pandas is installed, so pyarrow imports it on its first conversion "
-            "(about +0.2s in every cold run that uses pyarrow: freight's and the DuckDB raw path's)"
+            "(about +0.2s in every cold run that uses pyarrow: freight's and raw's on DuckDB; "
+            "freight's 100-row PostgreSQL merge does not import pyarrow)"
         )
     print("sizes: " + ", ".join(f"{f} {getattr(cfg, n):,}" for f, (n, _, _) in SIZES.items()))
     if host["load_avg"][0] > 0.8 * (host.get("nproc") or 1):
