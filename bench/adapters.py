@@ -140,10 +140,9 @@ class FreightAdapter(Adapter):
         )
 
     def _load(self, rows: Iterable[dict], strategy: str) -> dict[str, Any]:
-        if strategy == "merge":
-            r = self.ds.load(rows, table=self.table, strategy="merge", key="id")
-        else:
-            r = self.ds.load(rows, table=self.table, strategy="append")
+        # The append declares the key, as the raw path's CREATE TABLE does: the table it
+        # creates gets its primary key, which later merges use (rows are appended as given).
+        r = self.ds.load(rows, table=self.table, strategy=strategy, key="id")
         if r.status != "committed":
             raise RuntimeError(f"freight load {r.status}: {r.error or r}")
         return {

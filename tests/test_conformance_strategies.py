@@ -40,6 +40,32 @@ def test_append_keeps_repeated_rows_within_a_batch(ds: freight.Dataset) -> None:
     assert len(rows(ds, "t")) == 3
 
 
+def test_append_with_a_key_gives_a_new_table_that_primary_key(ds: freight.Dataset) -> None:
+    """An append's key matches nothing (every row goes in) but becomes the primary key of
+    the table the append creates: a repeated key then fails the load, leaving nothing."""
+    r = load(ds, [*BASE, {"id": None, "v": "no key"}, {"v": "missing"}], key="id")
+    assert (counts(r), r.rejected) == ({"inserted": 3, "rejected": 2}, 2)
+    reasons = {x.row_number: x.reason for x in ds.rejected("t")}
+    assert reasons == {4: "key column 'id' is null or missing", 5: reasons[5]}
+    with ds.destination.session() as s:
+        assert s.key_columns("t") == ("id",)
+    assert counts(load(ds, [{"id": 4, "v": "d"}], key="id")) == {"inserted": 1}
+    with pytest.raises(freight.DestinationError):
+        load(ds, [{"id": 5, "v": "e"}, {"id": 2, "v": "again"}], key="id")
+    assert rows(ds, "t", "id") == [*BASE, {"id": 4, "v": "d"}]
+    r = load(ds, [{"id": 2, "v": "B"}, {"id": 6, "v": "f"}], strategy="merge", key="id")
+    assert (r.updated, r.inserted, r.schema_changes) == (1, 1, [])
+
+
+def test_append_with_a_key_into_an_existing_table_changes_no_key(ds: freight.Dataset) -> None:
+    load(ds, BASE)
+    r = load(ds, [{"id": 1, "v": "a again"}], key="id")
+    assert counts(r) == {"inserted": 1}
+    with ds.destination.session() as s:
+        assert s.key_columns("t") is None
+    assert len(rows(ds, "t")) == 4
+
+
 # --------------------------------------------------------------------------- replace
 
 

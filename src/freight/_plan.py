@@ -54,7 +54,9 @@ class Plan:
 
     @property
     def not_null(self) -> tuple[str, ...]:
-        cols = self.key if self.keyed else ()
+        """Columns a row must have a value in: the key (for ``append`` too, where it is the
+        primary key of a table the load creates), and an incremental load's cursor."""
+        cols = self.key
         if self.cursor and self.strategy == "incremental":
             cols = (*cols, self.cursor)
         return cols

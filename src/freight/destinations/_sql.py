@@ -320,7 +320,7 @@ class SqlSession:
         self.altered.add(plan.table)
         cols = [f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in types.items()]
         cols.append(f"{self._i(LOAD_ID_COLUMN)} {self.dialect.text}")
-        if plan.keyed:
+        if plan.key:  # an append's key too: later keyed loads find the table's key
             cols.append(f"PRIMARY KEY ({', '.join(self._i(k) for k in plan.key)})")
         self._exec(f"CREATE TABLE {self._table_ref(plan.table)} ({', '.join(cols)})")
         for c, t in types.items():

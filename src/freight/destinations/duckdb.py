@@ -221,15 +221,24 @@ class DuckDBSession(SqlSession):
             mark = Mark(record.checksum, record.schema_version)
             self._committed = (record.table, (record.started_at, record.load_id), mark)
 
+    def _keys(self, table: str) -> list[dict[str, Any]]:
+        """The table's primary key and unique constraints, primary key first."""
+        return self._query(
+            "SELECT constraint_column_names AS cols FROM duckdb_constraints() "
+            "WHERE schema_name = current_schema() AND table_name = ? "
+            "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') "
+            "ORDER BY constraint_type = 'UNIQUE', constraint_index",
+            [table],
+        )
+
+    def key_columns(self, table: str) -> tuple[str, ...] | None:
+        keys = self._keys(table)
+        return tuple(keys[0]["cols"]) if keys else None
+
     def _alter_column(self, table: str, column: str, new: str) -> None:
         """DuckDB cannot change the type of a key column in place: rebuild the table (inside
         the load's transaction) with the wider type, the same keys, rows and markers."""
-        keys = self._query(
-            "SELECT constraint_column_names AS cols FROM duckdb_constraints() "
-            "WHERE schema_name = current_schema() AND table_name = ? "
-            "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
-            [table],
-        )
+        keys = self._keys(table)
         if not any(column in k["cols"] for k in keys):
             super()._alter_column(table, column, new)
             return

@@ -438,7 +438,8 @@ class PostgresSession(SqlSession):
     def create_table(self, plan: Plan, types: dict[str, str]) -> None:
         """A keyed table is created without its primary key, which ``apply`` adds after the
         insert: nobody else can see the table before the commit, and the stage holds each
-        key once, so the rows go in with a plain INSERT."""
+        key once, so the rows go in with a plain INSERT. (An append with a key creates its
+        table with the primary key: its rows go straight in and may repeat a key.)"""
         if not plan.keyed:
             return super().create_table(plan, types)
         super().create_table(replace(plan, key=()), types)
