@@ -164,6 +164,28 @@ def test_merge_repeated_key_in_batch_last_occurrence_wins(ds: freight.Dataset) -
     assert rows(ds, "t", "id")[1] == {"id": 2, "v": "x"}
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 50_000])
+@pytest.mark.parametrize(
+    "keys",
+    [[1, 2, 1, 3, 2, 1], ["a", "b", "a", "c", "b", "a"], [0.0, 1.5, -0.0, 2.5, 1.5, 0.0]],
+    ids=["int", "text", "float"],
+)
+def test_keys_repeated_across_chunks_are_deduplicated_last_wins(
+    url: str, chunk_rows: int, keys: list
+) -> None:
+    """The distinct keys are counted without a query where that is exact (not for floats:
+    -0.0 = 0.0 in SQL); however the rows fall into chunks, the last occurrence wins."""
+    batch = [{"id": k, "v": i} for i, k in enumerate(keys)]
+    with freight.connect(url, chunk_rows=chunk_rows) as ds:
+        r = load(ds, (dict(b) for b in batch), strategy="merge", key="id")
+        assert counts(r) == {"inserted": 3, "deduplicated": 3}
+        got = {x["id"]: x["v"] for x in rows(ds, "t")}
+    last = {}
+    for i, k in enumerate(keys):
+        last[k] = i
+    assert sorted(got.values()) == sorted(last.values())
+
+
 @pytest.mark.parametrize("missing", ["null", "absent"])
 def test_null_or_missing_key_is_rejected_and_quarantined(ds: freight.Dataset, missing: str) -> None:
     bad = {"id": None, "v": "nokey"} if missing == "null" else {"v": "nokey"}

@@ -77,13 +77,13 @@ class Columns:
 
 
 #: types whose Python equality is the destination's (not floats: NaN; not JSON: key order)
-_EXACT_EQUALITY = frozenset({T.INT64, T.STRING, T.BOOL, T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ})
+EXACT_EQUALITY = frozenset({T.INT64, T.STRING, T.BOOL, T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ})
 
 
 def distinct_keys(cols: Columns, key: Sequence[str]) -> int | None:
     """How many distinct keys the chunk holds, or None when Python's equality might differ
     from the destination's."""
-    if any(cols.types.get(k) not in _EXACT_EQUALITY for k in key):
+    if any(cols.types.get(k) not in EXACT_EQUALITY for k in key):
         return None
     if len(key) == 1:
         return len(set(cols.data[key[0]]))

@@ -15,7 +15,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from . import _types as T
 from ._checksum import Checksum
-from ._columns import LIGHT_ROWS, Columns, distinct_keys
+from ._columns import EXACT_EQUALITY, LIGHT_ROWS, Columns, distinct_keys
 from ._errors import (
     ConfigurationError,
     DestinationError,
@@ -220,7 +220,7 @@ class Dataset:
             # append writes straight into the table when the destination can: no stage
             direct = plan.strategy == "append" and self._dest.capabilities.direct_append
             target, creating, direct_changes, appended = existing, False, [], 0
-            chunks_staged, single_chunk_keys = 0, None
+            keys = _KeyCount(plan.key) if plan.keyed else None
             for chunk in prefetch(_hashed(intake.chunks(), hasher)):
                 rows_in += chunk.rows_in
                 table = chunk.table
@@ -267,9 +267,8 @@ class Dataset:
                 if table.num_rows:
                     s.stage_insert(table, seq)
                     seq += table.num_rows
-                    chunks_staged += 1
-                    if plan.keyed and chunks_staged == 1:
-                        single_chunk_keys = _distinct_keys(table, plan.key)
+                    if keys is not None:
+                        keys.add(table, chunk.types)
             checksum = hasher.hexdigest()
             for k in plan.key if plan.keyed else ():
                 self._check_name(k, "column")
@@ -298,7 +297,7 @@ class Dataset:
                 if not staged:
                     s.stage_create({})
                 s.staged_rows = seq
-                s.distinct_keys = single_chunk_keys if chunks_staged == 1 else None
+                s.distinct_keys = keys.count() if keys is not None else None
                 out = self._apply(s, plan, load_id, intake, stage_types, existing, mark)
             changes = list(out["schema_changes"])
             if intake.dropped:
@@ -427,19 +426,46 @@ class Dataset:
         return self._dest.health()
 
 
-def _distinct_keys(table: pa.Table | Columns, key: tuple[str, ...]) -> int | None:
-    """Distinct keys of a chunk (no query), or None if it cannot tell."""
-    if isinstance(table, Columns):
-        return distinct_keys(table, key)
-    import pyarrow as pa
-    import pyarrow.compute as pc
+class _KeyCount:
+    """The number of distinct keys among the staged rows, counted here (no query) from the
+    chunks' key columns, kept while the load has at most ``limit`` rows, and only for key
+    types whose equality here is the destination's (``EXACT_EQUALITY``: not floats, where
+    ``-0.0 = 0.0`` and NaN differ, nor JSON text, whose key order jsonb ignores)."""
 
-    if len(key) == 1:
-        return int(pc.count_distinct(table.column(key[0]), mode="all").as_py())
-    try:
-        return table.group_by(list(key)).aggregate([]).num_rows
-    except (pa.ArrowException, ValueError):
-        return None
+    def __init__(self, key: tuple[str, ...], limit: int = 1_000_000) -> None:
+        self.key = key
+        self.limit = limit
+        self.parts: list[Any] | None = []
+        self.rows = 0
+
+    def add(self, table: pa.Table | Columns, types: dict[str, str]) -> None:
+        if self.parts is None:
+            return
+        self.rows += table.num_rows
+        if self.rows > self.limit or any(types.get(k) not in EXACT_EQUALITY for k in self.key):
+            self.parts = None
+            return
+        if any(k not in table.column_names for k in self.key):
+            self.parts = None  # (rows without the key were rejected: cannot happen)
+            return
+        self.parts.append(table.select(list(self.key)))
+
+    def count(self) -> int | None:
+        if not self.parts:
+            return 0 if self.parts is not None else None
+        if len(self.parts) == 1 and isinstance(self.parts[0], Columns):
+            return distinct_keys(self.parts[0], self.key)
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            parts = [p.to_arrow() if isinstance(p, Columns) else p for p in self.parts]
+            table = pa.concat_tables(parts, promote_options="permissive")
+            if len(self.key) == 1:
+                return int(pc.count_distinct(table.column(0), mode="all").as_py())
+            return table.group_by(list(self.key)).aggregate([]).num_rows
+        except (pa.ArrowException, ValueError):
+            return None
 
 
 def _float_probe(dest: Any, table: str) -> Any:
