@@ -140,9 +140,12 @@ class FreightAdapter(Adapter):
         )
 
     def _load(self, rows: Iterable[dict], strategy: str) -> dict[str, Any]:
-        # The append declares the key, as the raw path's CREATE TABLE does: the table it
-        # creates gets its primary key, which later merges use (rows are appended as given).
-        r = self.ds.load(rows, table=self.table, strategy=strategy, key="id")
+        # On PostgreSQL the append declares the key, as the raw path's CREATE TABLE does: the
+        # table it creates gets its primary key, which a merge's ON CONFLICT needs (rows are
+        # appended as given). DuckDB's merge needs no index, and a primary key there would
+        # only slow the append and hold every key in memory (the streaming case).
+        key = "id" if strategy == "merge" or self.dest == "postgres" else None
+        r = self.ds.load(rows, table=self.table, strategy=strategy, key=key)
         if r.status != "committed":
             raise RuntimeError(f"freight load {r.status}: {r.error or r}")
         return {
