@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, time, timedelta
+from decimal import Context, Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -137,15 +138,40 @@ class Checksum:
             )
         elif t in (T.STRING, T.JSON):
             self._add_text(streams, "data", present)
+        elif t == T.BINARY:
+            self._add_bytes(streams, "data", present)
+        elif (pd := T.parse_decimal(t)) is not None:
+            self._add_decimals(streams, present, pd[1])
         else:
-            kind, code, encode = _FIXED[t]
+            kind, encode = _FIXED[t]
             self._feed(streams, "type", kind)
-            self._feed(streams, "data", array(code, map(encode, present)).tobytes())
+            self._feed(streams, "data", encode(present))
 
     def _add_text(self, streams: dict[str, Any], key: str, texts: list[str]) -> None:
-        encoded = [v.encode() for v in texts]
-        self._feed(streams, "len", array("q", map(len, encoded)).tobytes())
-        self._feed(streams, key, b"".join(encoded))
+        self._add_bytes(streams, key, [v.encode() for v in texts])
+
+    def _add_bytes(self, streams: dict[str, Any], key: str, values: list[bytes]) -> None:
+        self._feed(streams, "len", array("q", map(len, values)).tobytes())
+        self._feed(streams, key, b"".join(values))
+
+    def _add_decimals(self, streams: dict[str, Any], present: list[Decimal], scale: int) -> None:
+        """``_add_numbers`` for a decimal column of Python values."""
+        floats: list[int] = []
+        if scale:
+            exact = [False] * len(present)
+        else:
+            ints = [int(d) for d in present]
+            if min(ints) >= -_EXACT and max(ints) <= _EXACT:
+                self._feed(streams, "exact", b"\x01" * len(present))
+                self._feed(streams, "f", array("d", ints).tobytes())
+                return
+            exact = [-_EXACT <= v <= _EXACT for v in ints]
+            floats = [v for v, e in zip(ints, exact, strict=True) if e]
+        self._feed(streams, "exact", bytes(exact))
+        if floats:
+            self._feed(streams, "f", array("d", floats).tobytes())
+        rest = [d for d, e in zip(present, exact, strict=True) if not e]
+        self._add_text(streams, "text", [_decimal_text(d, scale) for d in rest])
 
     def _add_numbers(self, streams: dict[str, Any], arr: pa.Array) -> None:
         """Numbers exact as a float hash as float64 bytes, the others as canonical text, so a
@@ -202,13 +228,43 @@ _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = _EPOCH.toordinal()
 _US = timedelta(microseconds=1)
 
-#: logical type -> (Arrow's name of its type, the array code of ``_fixed``'s integers, value
-#: -> that integer): what ``_add_array`` hashes for these types, made from Python values
-_FIXED: dict[str, tuple[bytes, str, Callable[[Any], int]]] = {
-    T.BOOL: (b"bool", "B", int),
-    T.DATE: (b"date32[day]", "i", lambda d: d.toordinal() - _EPOCH_DAY),
-    T.TIMESTAMP: (b"timestamp[us]", "q", lambda v: (v - _EPOCH) // _US),
-    T.TIMESTAMPTZ: (b"timestamp[us, tz=UTC]", "q", lambda v: (v - _EPOCH_UTC) // _US),
+_DECIMALS = Context(prec=80)  # room for any decimal(38,s) rescaled
+
+
+def _decimal_text(d: Decimal, scale: int) -> str:
+    """The text Arrow's cast of a ``decimal(p, scale)`` value gives, trimmed as
+    ``_add_numbers`` trims it. Arrow writes the value at the column's scale in the form of
+    the General Decimal Arithmetic's to-scientific-string, exactly as ``str(Decimal)``:
+    plain unless the adjusted exponent is below -6 (``0E-7``, ``1.5E-8``); it has no
+    negative zero."""
+    if not scale:
+        return str(int(d))
+    q = d.quantize(Decimal((0, (1,), -scale)), context=_DECIMALS)
+    if q.is_zero():
+        q = q.copy_abs()
+    return str(q).rstrip("0").rstrip(".")
+
+
+def _micros(t: time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
+
+
+#: logical type -> (Arrow's name of its type, non-null values -> the bytes ``_fixed`` gives
+#: for them): what ``_add_array`` hashes for these types, made from Python values
+def _ints(code: str, values: Iterable[int]) -> bytes:
+    return array(code, values).tobytes()
+
+
+_FIXED: dict[str, tuple[bytes, Callable[[list[Any]], bytes]]] = {
+    T.BOOL: (b"bool", bytes),
+    T.DATE: (b"date32[day]", lambda vs: _ints("i", (d.toordinal() - _EPOCH_DAY for d in vs))),
+    T.TIME: (b"time64[us]", lambda vs: _ints("q", map(_micros, vs))),
+    T.TIMESTAMP: (b"timestamp[us]", lambda vs: _ints("q", ((v - _EPOCH) // _US for v in vs))),
+    T.TIMESTAMPTZ: (
+        b"timestamp[us, tz=UTC]",
+        lambda vs: _ints("q", ((v - _EPOCH_UTC) // _US for v in vs)),
+    ),
+    T.UUID: (b"extension<arrow.uuid>", lambda vs: b"".join(u.bytes for u in vs)),
 }
 
 

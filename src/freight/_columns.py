@@ -7,8 +7,9 @@ the load. The values are exactly those the Arrow path would have put in its arra
 same converters make them), so ``to_arrow`` gives the same table, the checksum is the same,
 and the destination stores the same values; tests hold both paths to that.
 
-Only the logical types in ``LIGHT_TYPES`` take this path; a chunk with a column of another
-type (decimal, binary, uuid, time ...) goes the Arrow way.
+Every logical type takes this path; a chunk holding a value of a Python type the light
+path does not type itself (numpy or pandas scalars, ``bytearray``, subclasses ...) goes the
+Arrow way.
 """
 
 from __future__ import annotations
@@ -24,10 +25,28 @@ if TYPE_CHECKING:
 #: the largest list of rows typed without Arrow
 LIGHT_ROWS = 1_000
 
-#: the logical types a ``Columns`` chunk may hold
+#: the logical types a ``Columns`` chunk may hold (and every ``decimal(p,s)``)
 LIGHT_TYPES = frozenset(
-    {T.NULL, T.BOOL, T.INT64, T.FLOAT64, T.STRING, T.JSON, T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ}
+    {
+        T.NULL,
+        T.BOOL,
+        T.INT64,
+        T.FLOAT64,
+        T.STRING,
+        T.JSON,
+        T.DATE,
+        T.TIMESTAMP,
+        T.TIMESTAMPTZ,
+        T.BINARY,
+        T.UUID,
+        T.TIME,
+    }
 )
+
+
+def light_type(t: str) -> bool:
+    """Whether a ``Columns`` chunk may hold a column of logical type ``t``."""
+    return t in LIGHT_TYPES or T.parse_decimal(t) is not None
 
 
 class Columns:
@@ -77,7 +96,9 @@ class Columns:
 
 
 #: types whose Python equality is the destination's (not floats: NaN; not JSON: key order)
-EXACT_EQUALITY = frozenset({T.INT64, T.STRING, T.BOOL, T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ})
+EXACT_EQUALITY = frozenset(
+    {T.INT64, T.STRING, T.BOOL, T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ, T.UUID, T.BINARY, T.TIME}
+)
 
 
 def distinct_keys(cols: Columns, key: Sequence[str]) -> int | None:

@@ -11,11 +11,13 @@ When a column widens mid-load, ``Intake.widened`` reports it so the stage can be
 from __future__ import annotations
 
 import datetime
+import decimal
 import io
 import itertools
 import math
 import operator
 import re
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +34,7 @@ else:
     pa, pc = lazy("pyarrow"), lazy("pyarrow.compute")
 
 from . import _types as T
-from ._columns import LIGHT_TYPES, Columns
+from ._columns import Columns, light_type
 from ._errors import InputError, InvalidIdentifierError
 
 DEFAULT_CHUNK_ROWS = 50_000
@@ -221,7 +223,7 @@ class Intake:
         bad: dict[int, str] = {}
         for name, vals in values.items():
             out, target = self._column_values(name, vals, bad, arrow=False)
-            if target not in LIGHT_TYPES:
+            if not light_type(target):
                 self.types, self.widened, self._big = before[0], before[1], before[2]
                 return None
             self._note_big(name, target, out)
@@ -444,8 +446,13 @@ class Intake:
         (``arr``: an Arrow array or a list of converted values)."""
         if name in self._big or not (target == T.INT64 or target == T.BIGINT):
             return
-        if target == T.BIGINT:
-            self._big.add(name)
+        if target == T.BIGINT:  # (only a value can be beyond a float: not a NULL column)
+            if (
+                any(v is not None for v in arr)
+                if isinstance(arr, list)
+                else arr.null_count < len(arr)
+            ):
+                self._big.add(name)
             return
         if isinstance(arr, list):
             ints = [v for v in arr if v is not None]
@@ -623,7 +630,22 @@ _JSON_NUL = re.compile(r"(^|[^\\])(\\\\)*\\u0000")
 
 #: the Python types a value may have for its row to be typed without Arrow
 _LIGHT_KINDS = frozenset(
-    {type(None), bool, int, float, str, dict, list, tuple, datetime.datetime, datetime.date}
+    {
+        type(None),
+        bool,
+        int,
+        float,
+        str,
+        dict,
+        list,
+        tuple,
+        datetime.datetime,
+        datetime.date,
+        datetime.time,
+        decimal.Decimal,
+        uuid.UUID,
+        bytes,
+    }
 )
 
 

@@ -368,6 +368,8 @@ def _to_float(v: Any) -> float:
     if isinstance(v, float):
         return float(v)
     if isinstance(v, Decimal):
+        if v.is_snan():  # float() and comparisons raise on a signaling NaN
+            raise Unfit("is a signaling NaN")
         f = float(v)
         if Decimal(f) != v:
             raise Unfit("cannot be held exactly by a float")
@@ -399,6 +401,7 @@ def _decimal_converter(precision: int, scale: int) -> Converter:
             except Exception:
                 raise Unfit("is not a decimal number") from None
         elif isinstance(v, float):
+            v = float(v)  # numpy's float64 repr is "np.float64(...)"
             if not math.isfinite(v):
                 raise Unfit("is not finite")
             d = Decimal(repr(v))
@@ -422,7 +425,8 @@ def _to_string(v: Any) -> str:
     if isinstance(v, str):
         return str(v)
     if type(v) is not bool and isinstance(v, (int, float, Decimal)):
-        return str(v) if not isinstance(v, float) else repr(v)
+        # float(v): numpy's float64 repr is "np.float64(...)", not the number
+        return str(v) if not isinstance(v, float) else repr(float(v))
     raise Unfit("is not text")
 
 

@@ -134,18 +134,27 @@ def columns_json(cols: Columns, types: dict[str, str]) -> bytes:
     columns: list[list[Any]] = []
     for name in names:
         vals = cols.column(name)
-        encode = _JSON_FORMS.get(types.get(name, cols.types[name]))
+        t = types.get(name, cols.types[name])
+        encode = _JSON_FORMS.get(t) or (_decimal_json if T.parse_decimal(t) else None)
         columns.append(vals if encode is None else [None if v is None else encode(v) for v in vals])
     return orjson.dumps([dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)])
 
 
-#: logical type -> its value as ``columns_json`` writes it (other types go as they are)
+def _decimal_json(d: Any) -> str:
+    return format(d, "f")  # exact digits, never an exponent
+
+
+#: logical type -> its value as ``columns_json`` writes it (other types go as they are;
+#: decimals as ``_decimal_json``)
 _JSON_FORMS: dict[str, Any] = {
     T.FLOAT64: repr,
     T.JSON: orjson.Fragment,
     T.DATE: lambda v: v.isoformat(),
+    T.TIME: lambda v: v.isoformat(),
     T.TIMESTAMP: lambda v: v.isoformat(),
     T.TIMESTAMPTZ: lambda v: v.astimezone(UTC).isoformat(),
+    T.UUID: str,
+    T.BINARY: lambda v: "\\x" + v.hex(),
 }
 
 
