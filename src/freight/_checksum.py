@@ -13,7 +13,7 @@ import hashlib
 from array import array
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, time, timedelta
-from decimal import Context, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -205,7 +205,12 @@ class Checksum:
         if len(rest):
             text = rest.cast(pa.string())
             if pa.types.is_decimal(t) and t.scale > 0:  # "1.50" and "1.5" are the same value
-                text = pc.utf8_rtrim(pc.utf8_rtrim(text, characters="0"), characters=".")
+                if pc.any(pc.match_substring(text, "E")).as_py():
+                    # Arrow writes tiny values at a large scale as 0E-7, 1.5E-8: in plain
+                    # digits, as they hash at a smaller scale (before a widening)
+                    text = pa.array([_plain(Decimal(v)) for v in text.to_pylist()], pa.string())
+                else:
+                    text = pc.utf8_rtrim(pc.utf8_rtrim(text, characters="0"), characters=".")
             self._feed(streams, "len", _bytes(pc.binary_length(text).cast(pa.int64())))
             self._feed(streams, "text", _value_bytes(text))
 
@@ -228,21 +233,18 @@ _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = _EPOCH.toordinal()
 _US = timedelta(microseconds=1)
 
-_DECIMALS = Context(prec=80)  # room for any decimal(38,s) rescaled
+
+def _plain(d: Decimal) -> str:
+    """A decimal in plain digits without trailing zeros: ``1.5``, ``0.00000001``, ``0``."""
+    if d.is_zero():
+        return "0"
+    text = format(d, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _decimal_text(d: Decimal, scale: int) -> str:
-    """The text Arrow's cast of a ``decimal(p, scale)`` value gives, trimmed as
-    ``_add_numbers`` trims it. Arrow writes the value at the column's scale in the form of
-    the General Decimal Arithmetic's to-scientific-string, exactly as ``str(Decimal)``:
-    plain unless the adjusted exponent is below -6 (``0E-7``, ``1.5E-8``); it has no
-    negative zero."""
-    if not scale:
-        return str(int(d))
-    q = d.quantize(Decimal((0, (1,), -scale)), context=_DECIMALS)
-    if q.is_zero():
-        q = q.copy_abs()
-    return str(q).rstrip("0").rstrip(".")
+    """The text ``_add_numbers`` hashes for a value of a ``decimal(p, scale)`` column."""
+    return str(int(d)) if not scale else _plain(d)
 
 
 def _micros(t: time) -> int:
