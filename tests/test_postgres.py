@@ -358,6 +358,57 @@ def test_merge_into_a_table_with_duplicate_keys_says_how_to_fix_it(
     assert len(pg.read("t")) == 2
 
 
+@pytest.mark.parametrize("size", [3, pgdest.VIEW_ROWS + 10])
+def test_keyed_loads_into_columns_of_your_own_types(
+    pg: freight.Dataset, pg_schema: str, admin: Any, size: int
+) -> None:
+    """A table made by your migrations (integer key, varchar, inet, an enum, json, real)
+    takes merges, insert_only, update_only and delete, through the JSON stage and through a
+    temporary table: each stage column is cast to its column's own type (an INSERT from a
+    text stage column into inet or an enum column fails otherwise)."""
+    admin.execute(f"CREATE TYPE \"{pg_schema}\".mood AS ENUM ('ok', 'sad')")
+    admin.execute(
+        f'CREATE TABLE "{pg_schema}".hosts (id integer PRIMARY KEY, name varchar(20), '
+        f'addr inet, mood "{pg_schema}".mood, meta json, load real)'
+    )
+
+    def row(i: int, mood: str = "ok") -> dict:
+        return {
+            "id": i,
+            "name": f"h{i}",
+            "addr": f"10.0.{i // 250}.{i % 250}",
+            "mood": mood,
+            "meta": {"i": i},
+            "load": 0.5,
+        }
+
+    r = pg.load([row(i) for i in range(size)], "hosts", strategy="merge", key="id")
+    assert (r.inserted, r.rejected) == (size, 0), r
+    r = pg.load([row(0, "sad"), row(1), row(size)], "hosts", strategy="merge", key="id")
+    assert (r.updated, r.unchanged, r.inserted) == (1, 1, 1)
+    r = pg.load([row(1, "sad"), row(size + 1)], "hosts", strategy="insert_only", key="id")
+    assert (r.inserted, r.skipped) == (1, 1)
+    r = pg.load(
+        [{"id": 2, "mood": "sad", "addr": "10.9.9.9"}], "hosts", strategy="update_only", key="id"
+    )
+    assert r.updated == 1
+    assert pg.load([{"id": 3}], "hosts", strategy="delete", key="id").deleted == 1
+    got = admin.execute(
+        f'SELECT id, name, addr::text, mood::text, meta::jsonb::text, load FROM "{pg_schema}".hosts '
+        "WHERE id IN (0, 1, 2, 3) ORDER BY id"
+    ).fetchall()
+    assert got == [
+        (0, "h0", "10.0.0.0/32", "sad", '{"i": 0}', 0.5),
+        (1, "h1", "10.0.0.1/32", "ok", '{"i": 1}', 0.5),
+        (2, "h2", "10.9.9.9/32", "sad", '{"i": 2}', 0.5),
+    ]
+    before = scalar(admin, f'SELECT count(*) FROM "{pg_schema}".hosts')
+    with pytest.raises(freight.DestinationError) as e:
+        pg.load([row(size + 5), row(size + 6, "angry")], "hosts", strategy="merge", key="id")
+    assert "angry" in str(e.value)
+    assert scalar(admin, f'SELECT count(*) FROM "{pg_schema}".hosts') == before
+
+
 def test_update_only_and_delete_need_no_unique_key(pg: freight.Dataset) -> None:
     pg.load([{"id": 1, "v": "a"}, {"id": 2, "v": "b"}], "t")
     assert pg.load([{"id": 1, "v": "A"}], "t", strategy="update_only", key="id").updated == 1

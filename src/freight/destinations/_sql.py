@@ -167,6 +167,15 @@ class SqlSession:
     def _table_ref(self, table: str) -> str:
         return self._i(table)
 
+    def _src(self, column: str) -> str:
+        """The stage's ``column`` (alias ``s``) as the strategy statements write it into the
+        table (a destination may cast it to the column's own type)."""
+        return f"s.{self._i(column)}"
+
+    def _comparable(self, column: str, expr: str) -> str:
+        """``expr`` (a value of ``column``) in a form ``IS DISTINCT FROM`` can compare."""
+        return expr
+
     # --------------------------------------------------------------- journal
 
     def _mark_sql(self) -> str:
@@ -471,9 +480,9 @@ class SqlSession:
         cols = [c for c in types if c in existing]
         ref = self._table_ref(plan.table)
         col_list = ", ".join(self._i(c) for c in cols)
-        sel_list = ", ".join(f"s.{self._i(c)}" for c in cols)
+        sel_list = ", ".join(self._src(c) for c in cols)
         lid = self._i(LOAD_ID_COLUMN)
-        join = " AND ".join(f"t.{self._i(k)} = s.{self._i(k)}" for k in plan.key)
+        join = " AND ".join(f"t.{self._i(k)} = {self._src(k)}" for k in plan.key)
         insert_all = f"INSERT INTO {ref} ({col_list}{', ' if cols else ''}{lid}) SELECT {sel_list}{', ' if cols else ''}{p} FROM {stage} s"
 
         if strategy == "append":
@@ -546,8 +555,12 @@ class SqlSession:
         data_cols = [c for c in cols if c not in plan.key]
         if not data_cols:
             return 0
-        sets = ", ".join(f"{self._i(c)} = s.{self._i(c)}" for c in data_cols)
-        differs = " OR ".join(f"t.{self._i(c)} IS DISTINCT FROM s.{self._i(c)}" for c in data_cols)
+        sets = ", ".join(f"{self._i(c)} = {self._src(c)}" for c in data_cols)
+        differs = " OR ".join(
+            f"{self._comparable(c, f't.{self._i(c)}')} IS DISTINCT FROM "
+            f"{self._comparable(c, self._src(c))}"
+            for c in data_cols
+        )
         return self._exec(
             f"UPDATE {self._table_ref(plan.table)} AS t SET {sets}, {self._i(LOAD_ID_COLUMN)} = {self._p} "
             f"FROM {self._stage_ref()} AS s WHERE {join} AND ({differs})",

@@ -83,6 +83,16 @@ CAPABILITIES = Capabilities(
 VIEW_ROWS = 1_000
 VIEW_BYTES = 1 << 20
 
+#: column types without an equality operator: a merge compares their values as text
+_NO_EQUALITY = frozenset(
+    {"json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"}
+)
+
+
+def _bare_type(sql_type: str) -> str:
+    return sql_type.split("(", 1)[0].strip()
+
+
 #: sqlstates a retry of the whole load may get past
 _TRANSIENT = {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "55P03", "42P07", "42701"}
 #: connect failures no retry can cure; "no such database/user" is how PgBouncer (and so
@@ -152,6 +162,12 @@ class PostgresSession(SqlSession):
         self._open_copy: _OpenCopy | None = None  # kept open between chunks (see _copy)
         #: per table, the columns whose SQL type is the one freight creates (binary COPY)
         self._native: dict[str, dict[str, str]] = {}
+        #: per table, each column's SQL type as the catalogue spells it
+        self._sql_types: dict[str, dict[str, str]] = {}
+        #: the stage columns the running strategy casts to the table's own column type
+        self._casts: dict[str, str] = {}
+        #: ... and those of them compared as text (their type has no equality: json, xml ...)
+        self._as_text: set[str] = set()
 
     # --------------------------------------------------------------- driver hooks
 
@@ -211,6 +227,7 @@ class PostgresSession(SqlSession):
         if cat.columns is not None and all(c != LOAD_ID_COLUMN for c, _ in cat.columns):
             self._no_load_id.add(table)  # a table freight did not create
         self._keys[table] = cat.keys
+        self._sql_types[table] = dict(cat.columns or ())
         self._native[table] = {
             c: lt for c, t in cat.columns or () if (lt := native_type(t)) is not None
         }
@@ -428,12 +445,38 @@ class PostgresSession(SqlSession):
         cursor_mark: Any,
     ) -> dict[str, Any]:
         self._lock(plan.table, existing)
+        self._casts = self._stage_casts(plan.table, types, existing)
+        self._as_text = {c for c, t in self._casts.items() if _bare_type(t) in _NO_EQUALITY}
         out = super().apply(plan, load_id, types, existing, cursor_mark)
         if plan.table in self._fresh:  # one bulk index build once the rows are in
             keys = ", ".join(self._i(k) for k in plan.key)
             self._exec(f"ALTER TABLE {self._table_ref(plan.table)} ADD PRIMARY KEY ({keys})")
         out["schema_changes"] = out["schema_changes"] + self._drain()
         return out
+
+    def _stage_casts(
+        self, table: str, types: dict[str, str], existing: dict[str, str] | None
+    ) -> dict[str, str]:
+        """Columns of a table freight did not type itself (your ``integer``, ``inet``, enum,
+        ``json`` ... columns) take the stage's values through an explicit cast to their own
+        type, which parses text by the type's input function as COPY does: without it an
+        INSERT from a ``text`` stage column into an ``inet`` or enum column fails. Columns
+        this load adds or widens become freight's own types and need none."""
+        native = self._native.get(table, {})
+        sql = self._sql_types.get(table, {})
+        return {
+            c: sql[c]
+            for c, t in types.items()
+            if existing and c in sql and c not in native and existing.get(c) == t
+        }
+
+    def _comparable(self, column: str, expr: str) -> str:
+        return f"({expr})::text" if column in self._as_text else expr
+
+    def _src(self, column: str) -> str:
+        cast = self._casts.get(column)
+        ref = f"s.{self._i(column)}"
+        return f"CAST({ref} AS {cast.replace('%', '%%')})" if cast else ref
 
     def create_table(self, plan: Plan, types: dict[str, str]) -> None:
         """A keyed table is created without its primary key, which ``apply`` adds after the
@@ -465,7 +508,7 @@ class PostgresSession(SqlSession):
         keys = ", ".join(i(k) for k in plan.key)
         data = [c for c in cols if c not in plan.key]
         names = ", ".join([*(i(c) for c in cols), i(LOAD_ID_COLUMN)])
-        values = ", ".join([*(f"s.{i(c)}" for c in cols), "%s"])
+        values = ", ".join([*(self._src(c) for c in cols), "%s"])
         head = (
             f"INSERT INTO {self._table_ref(plan.table)} AS t ({names}) "
             f"SELECT {values} FROM {self._stage_ref()} s ON CONFLICT ({keys}) "
@@ -473,8 +516,8 @@ class PostgresSession(SqlSession):
         if plan.apply_as == "insert_only" or not data:
             return 0, self._exec(head + "DO NOTHING", [load_id])
         sets = ", ".join(f"{i(c)} = EXCLUDED.{i(c)}" for c in [*data, LOAD_ID_COLUMN])
-        old = ", ".join(f"t.{i(c)}" for c in data)
-        new = ", ".join(f"EXCLUDED.{i(c)}" for c in data)
+        old = ", ".join(self._comparable(c, f"t.{i(c)}") for c in data)
+        new = ", ".join(self._comparable(c, f"EXCLUDED.{i(c)}") for c in data)
         row = self._query(
             f"WITH m AS ({head}DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new}) "
             "RETURNING (t.xmax = 0) AS ins) "
