@@ -246,7 +246,17 @@ _NO_ARROW = textwrap.dedent(
     rows = [{"id": i, "s": f"v{i}", "x": i / 3, "at": "2024-01-01T00:00:00+00:00",
              "p": decimal.Decimal(i) / 8, "u": uuid.UUID(int=i), "b": bytes([i]),
              "t": datetime.time(i % 24), "j": {"i": [i]}} for i in range(100)]
-    with freight.connect(sys.argv[1]) as ds:
+    import psycopg
+    url, schema = sys.argv[1], sys.argv[2]
+    with psycopg.connect(url.split("?")[0], autocommit=True) as c:
+        sch = '"' + schema + '"'
+        c.execute("CREATE TYPE " + sch + ".mood AS ENUM ('ok', 'sad')")
+        c.execute("CREATE TABLE " + sch + ".own (n integer, name varchar(9), addr inet, "
+                  "mood " + sch + ".mood, meta json, x real, gone text)")
+    with freight.connect(url) as ds:
+        own = [{"n": i, "name": f"n{i}", "addr": f"10.0.0.{i}", "mood": "sad",
+                "meta": {"i": i}, "x": 0.5, "gone": None} for i in range(10)]
+        assert ds.load(own, "own").inserted == 10
         ds.load(rows, "m", strategy="merge", key="id")
         ds.load(rows[:50] + [{"id": 1000, "s": "new"}], "m", strategy="merge", key="id")
         ds.load(rows, "a")
@@ -270,7 +280,7 @@ def pg_schema_url(pg_schema: str) -> str:
 def test_small_postgres_loads_never_import_pyarrow(pg_schema_url: str, pg_schema: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run(
-        [sys.executable, "-c", _NO_ARROW, pg_schema_url],
+        [sys.executable, "-c", _NO_ARROW, pg_schema_url, pg_schema],
         capture_output=True,
         text=True,
         env=env,
@@ -285,6 +295,11 @@ def test_small_postgres_loads_never_import_pyarrow(pg_schema_url: str, pg_schema
         assert n == (200, 200)
         m = conn.execute(f'SELECT count(*), max(id) FROM "{pg_schema}".m').fetchone()  # type: ignore[attr-defined]
         assert m == (101, 1000)
+        own = conn.execute(  # type: ignore[attr-defined]
+            f'SELECT n, name, addr::text, mood::text, meta::jsonb, x, gone FROM "{pg_schema}".own '
+            "WHERE n = 3"
+        ).fetchone()
+        assert own == (3, "n3", "10.0.0.3/32", "sad", {"i": 3}, 0.5, None)
     finally:
         conn.close()  # type: ignore[attr-defined]
 

@@ -56,6 +56,7 @@ from ._sql import (
     REJECTED_COLUMNS,
     SEQ,
     STAGE,
+    UNTYPED,
     SqlSession,
     _record_values,
     journal_ddl,
@@ -316,11 +317,20 @@ class PostgresSession(SqlSession):
         self._copy(ref, data.append_column(LOAD_ID_COLUMN, ids), native, f"appending to {table}")
 
     def _append_json(self, table: str, data: Columns, load_id: str) -> bool:
-        """A small chunk of Python rows appended from one JSON parameter (no Arrow, no COPY)
-        when every column natively stores its type; False: not here."""
+        """A small chunk of Python rows appended from one JSON parameter (no Arrow, no COPY);
+        a column of a type freight did not create takes its value through a cast to that
+        type (its input function parses the text, as COPY's would). False: not here."""
         native = self._native.get(table, {})
-        if any(native.get(c) != t for c, t in data.types.items()):
-            return False
+        sql = self._sql_types.get(table, {})
+        values = []
+        for c, t in data.types.items():
+            ref = f"v.{self._i(c)}"
+            if native.get(c) == t or sql.get(c) == UNTYPED:
+                values.append(ref)
+            elif c in sql:
+                values.append(f"CAST({ref} AS {sql[c].replace('%', '%%')})")
+            else:
+                return False
         body = columns_json(data, data.types)
         if len(body) > VIEW_BYTES:
             return False
@@ -328,7 +338,7 @@ class PostgresSession(SqlSession):
         cols = ", ".join(f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in data.types.items())
         self._exec(
             f"INSERT INTO {self._table_ref(table)} ({names}, {self._i(LOAD_ID_COLUMN)}) "
-            f"SELECT {names}, %s FROM jsonb_to_recordset(%s::jsonb) AS v({cols})",
+            f"SELECT {', '.join(values)}, %s FROM jsonb_to_recordset(%s::jsonb) AS v({cols})",
             [load_id, body.decode()],
         )
         return True
