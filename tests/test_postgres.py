@@ -409,6 +409,30 @@ def test_keyed_loads_into_columns_of_your_own_types(
     assert scalar(admin, f'SELECT count(*) FROM "{pg_schema}".hosts') == before
 
 
+@pytest.mark.parametrize("size", [1, pgdest.VIEW_ROWS + 10])
+@pytest.mark.parametrize("strategy", ["append", "merge"])
+def test_a_value_too_long_for_your_varchar_fails_the_load_never_cut(
+    pg: freight.Dataset, pg_schema: str, admin: Any, size: int, strategy: str
+) -> None:
+    """An explicit cast to varchar(5) would cut the value silently: the stage's values are
+    cast to varchar without the length, and the column's length is met on assignment."""
+    admin.execute(
+        f'CREATE TABLE "{pg_schema}".codes (id integer PRIMARY KEY, code varchar(5), '
+        "at timestamp(0) with time zone)"
+    )
+    ok = [{"id": i, "code": "abc", "at": "2024-01-01T00:00:00.4+00:00"} for i in range(size)]
+    kw = {"strategy": "merge", "key": "id"} if strategy == "merge" else {}
+    assert pg.load(ok, "codes", **kw).inserted == size
+    at = scalar(admin, f'SELECT at FROM "{pg_schema}".codes WHERE id = 0')
+    assert at == dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # timestamp(0): rounded on assignment
+    long = [{"id": size + i, "code": "abcdefghi"} for i in range(size)]
+    with pytest.raises(freight.DestinationError) as e:
+        pg.load(long, "codes", **kw)
+    assert "too long" in str(e.value)
+    assert scalar(admin, f'SELECT count(*) FROM "{pg_schema}".codes') == size
+    assert scalar(admin, f'SELECT max(length(code)) FROM "{pg_schema}".codes') == 3
+
+
 def test_update_only_and_delete_need_no_unique_key(pg: freight.Dataset) -> None:
     pg.load([{"id": 1, "v": "a"}, {"id": 2, "v": "b"}], "t")
     assert pg.load([{"id": 1, "v": "A"}], "t", strategy="update_only", key="id").updated == 1

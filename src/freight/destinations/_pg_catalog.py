@@ -55,6 +55,14 @@ _REVERSE = {
 _TYPMOD = re.compile(r"\((\d+)(?:,(\d+))?\)")
 
 
+def without_typmod(pg_type: str) -> str:
+    """``character varying(20)`` -> ``character varying``; ``timestamp(3) with time zone`` ->
+    ``timestamp with time zone``. A value cast to the bare type meets the typmod when it is
+    assigned to the column, where an over-long string is an error (an explicit cast to
+    ``varchar(20)`` would silently cut it)."""
+    return " ".join(_TYPMOD.sub("", pg_type).split())
+
+
 def logical_type(pg_type: str) -> str:
     """``numeric(12,2)`` -> ``decimal(12,2)``; bare ``numeric`` -> ``decimal(38,9)``; a type
     freight does not know -> ``string`` (it is read as its text)."""

@@ -38,6 +38,7 @@ from ._pg_catalog import (
     logical_type,
     native_type,
     send_catalog,
+    without_typmod,
 )
 from ._pg_copy import (
     binary_encoder,
@@ -88,10 +89,6 @@ VIEW_BYTES = 1 << 20
 _NO_EQUALITY = frozenset(
     {"json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"}
 )
-
-
-def _bare_type(sql_type: str) -> str:
-    return sql_type.split("(", 1)[0].strip()
 
 
 #: sqlstates a retry of the whole load may get past
@@ -327,8 +324,8 @@ class PostgresSession(SqlSession):
             ref = f"v.{self._i(c)}"
             if native.get(c) == t or sql.get(c) == UNTYPED:
                 values.append(ref)
-            elif c in sql:
-                values.append(f"CAST({ref} AS {sql[c].replace('%', '%%')})")
+            elif c in sql:  # (the typmod is met on assignment: see without_typmod)
+                values.append(f"CAST({ref} AS {without_typmod(sql[c]).replace('%', '%%')})")
             else:
                 return False
         body = columns_json(data, data.types)
@@ -456,7 +453,7 @@ class PostgresSession(SqlSession):
     ) -> dict[str, Any]:
         self._lock(plan.table, existing)
         self._casts = self._stage_casts(plan.table, types, existing)
-        self._as_text = {c for c, t in self._casts.items() if _bare_type(t) in _NO_EQUALITY}
+        self._as_text = {c for c, t in self._casts.items() if t in _NO_EQUALITY}
         out = super().apply(plan, load_id, types, existing, cursor_mark)
         if plan.table in self._fresh:  # one bulk index build once the rows are in
             keys = ", ".join(self._i(k) for k in plan.key)
@@ -471,11 +468,13 @@ class PostgresSession(SqlSession):
         ``json`` ... columns) take the stage's values through an explicit cast to their own
         type, which parses text by the type's input function as COPY does: without it an
         INSERT from a ``text`` stage column into an ``inet`` or enum column fails. Columns
-        this load adds or widens become freight's own types and need none."""
+        this load adds or widens become freight's own types and need none. The cast is to
+        the type without its typmod (``varchar``, not ``varchar(20)``), which the assignment
+        then applies, refusing an over-long value rather than cutting it."""
         native = self._native.get(table, {})
         sql = self._sql_types.get(table, {})
         return {
-            c: sql[c]
+            c: without_typmod(sql[c])
             for c, t in types.items()
             if existing and c in sql and c not in native and existing.get(c) == t
         }
