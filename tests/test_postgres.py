@@ -418,17 +418,23 @@ def test_a_value_too_long_for_your_varchar_fails_the_load_never_cut(
     cast to varchar without the length, and the column's length is met on assignment."""
     admin.execute(
         f'CREATE TABLE "{pg_schema}".codes (id integer PRIMARY KEY, code varchar(5), '
-        "at timestamp(0) with time zone)"
+        "at timestamp(0) with time zone, c char(3), tags varchar(4)[])"
     )
-    ok = [{"id": i, "code": "abc", "at": "2024-01-01T00:00:00.4+00:00"} for i in range(size)]
+    ok = [
+        {"id": i, "code": "abc", "at": "2024-01-01T00:00:00.4+00:00", "c": "ab", "tags": "{x,y}"}
+        for i in range(size)
+    ]
     kw = {"strategy": "merge", "key": "id"} if strategy == "merge" else {}
     assert pg.load(ok, "codes", **kw).inserted == size
     at = scalar(admin, f'SELECT at FROM "{pg_schema}".codes WHERE id = 0')
     assert at == dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # timestamp(0): rounded on assignment
-    long = [{"id": size + i, "code": "abcdefghi"} for i in range(size)]
-    with pytest.raises(freight.DestinationError) as e:
-        pg.load(long, "codes", **kw)
-    assert "too long" in str(e.value)
+    c, tags = admin.execute(f'SELECT c, tags FROM "{pg_schema}".codes WHERE id = 0').fetchone()
+    assert (c, tags) == ("ab ", ["x", "y"])
+    for too_long in ({"code": "abcdefghi"}, {"c": "abcd"}, {"tags": "{abcdefghi}"}):
+        rows = [{"id": size + i, **too_long} for i in range(size)]
+        with pytest.raises(freight.DestinationError) as e:
+            pg.load(rows, "codes", **kw)
+        assert "too long" in str(e.value), too_long
     assert scalar(admin, f'SELECT count(*) FROM "{pg_schema}".codes') == size
     assert scalar(admin, f'SELECT max(length(code)) FROM "{pg_schema}".codes') == 3
 

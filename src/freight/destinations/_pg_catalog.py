@@ -59,8 +59,16 @@ def without_typmod(pg_type: str) -> str:
     """``character varying(20)`` -> ``character varying``; ``timestamp(3) with time zone`` ->
     ``timestamp with time zone``. A value cast to the bare type meets the typmod when it is
     assigned to the column, where an over-long string is an error (an explicit cast to
-    ``varchar(20)`` would silently cut it)."""
-    return " ".join(_TYPMOD.sub("", pg_type).split())
+    ``varchar(20)`` would silently cut it). ``character`` and ``bit`` alone mean length 1,
+    so they become ``bpchar`` and ``bit varying``; ``interval day`` and its kin ``interval``."""
+    bare = " ".join(_TYPMOD.sub("", pg_type).split())
+    base, brackets, rest = bare.partition("[")
+    base = _UNBOUNDED.get(base, "interval" if base.startswith("interval") else base)
+    return base + brackets + rest
+
+
+#: bare type names that still bound their values, and the unbounded type to cast to instead
+_UNBOUNDED = {"character": "bpchar", "bit": "bit varying"}
 
 
 def logical_type(pg_type: str) -> str:
