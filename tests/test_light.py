@@ -264,6 +264,13 @@ _NO_ARROW = textwrap.dedent(
         ds.load([{**r, "id": r["id"] + 100} for r in rows], "a")
         r = ds.load([{"id": 1, "s": None}], "m", strategy="update_only", key="id")
         assert r.updated == 1, r
+        r = ds.load(rows, "inc", strategy="incremental", cursor="id", key="id")
+        assert r.inserted == 100, r
+        r = ds.load(rows[90:] + [{"id": 500}], "inc", strategy="incremental", cursor="id", key="id")
+        assert (r.inserted, r.skipped) == (1, 10), r
+        big = [{"id": i, "text": "x" * 3000} for i in range(500)]  # 1.5 MB of JSON
+        assert ds.load(big, "big", strategy="merge", key="id").inserted == 500
+        assert ds.load(big, "big_append").inserted == 500
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("pyarrow", "numpy", "pandas"))
     print("heavy:", loaded)
     """
@@ -373,7 +380,7 @@ def test_light_and_arrow_paths_store_the_same_rows(
 
 
 @pytest.mark.postgres
-def test_light_chunk_beyond_the_json_limit_goes_through_copy(pg: freight.Dataset) -> None:
+def test_light_chunk_beyond_the_json_limit_goes_through_a_real_stage(pg: freight.Dataset) -> None:
     """Rows the light path typed but whose JSON is over 1 MiB go through a real stage."""
     rows = [{"id": i, "text": "x" * 3000, "at": dt.date(2024, 1, 1)} for i in range(500)]
     assert pg.load(rows, "big", strategy="merge", key="id").inserted == 500

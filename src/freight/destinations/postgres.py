@@ -298,10 +298,24 @@ class PostgresSession(SqlSession):
 
     def _insert(self, data: pa.Table | Columns, first_seq: int) -> None:
         if isinstance(data, Columns):
-            data = data.to_arrow()
+            self._insert_json(data, first_seq)
+            return
         seq = pa.array(range(first_seq, first_seq + data.num_rows), pa.int64())
         native = {**self._stage_types, SEQ: T.INT64}
         self._copy(f"pg_temp.{q(STAGE)}", data.append_column(SEQ, seq), native, "staging rows")
+
+    def _insert_json(self, data: Columns, first_seq: int) -> None:
+        """A ``Columns`` chunk into the real stage (an incremental load's, or one whose JSON
+        is too big for the setting) from one JSON parameter, its rows numbered in order."""
+        names = ", ".join(self._i(c) for c in data.types)
+        cols = ", ".join(f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in data.types.items())
+        alias = ", ".join([*(self._i(c) for c in data.types), "_freight_n"])
+        self._exec(
+            f"INSERT INTO pg_temp.{self._i(STAGE)} ({names}, {self._i(SEQ)}) "
+            f"SELECT {names}, v._freight_n - 1 + %s FROM ROWS FROM "
+            f"(jsonb_to_recordset(%s::jsonb) AS ({cols})) WITH ORDINALITY AS v({alias})",
+            [first_seq, columns_json(data, data.types).decode()],
+        )
 
     def append_rows(self, table: str, data: pa.Table | Columns, load_id: str) -> None:
         if isinstance(data, Columns):
@@ -329,8 +343,6 @@ class PostgresSession(SqlSession):
             else:
                 return False
         body = columns_json(data, data.types)
-        if len(body) > VIEW_BYTES:
-            return False
         names = ", ".join(self._i(c) for c in data.types)
         cols = ", ".join(f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in data.types.items())
         self._exec(
