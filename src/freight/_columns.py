@@ -79,10 +79,6 @@ class Columns:
         keep = [i for i in range(self.num_rows) if i not in positions]
         return Columns({n: [v[i] for i in keep] for n, v in self.data.items()}, self.types)
 
-    def rows(self) -> list[dict[str, Any]]:
-        names = list(self.data)
-        return [dict(zip(names, r, strict=True)) for r in zip(*self.data.values(), strict=True)]
-
     def to_arrow(self) -> pa.Table:
         """The Arrow table the Arrow path would have made of the same rows."""
         import pyarrow as pa
