@@ -124,18 +124,7 @@ class Checksum:
             self._feed(streams, "exact", b"\x01" * len(present))
             self._feed(streams, "f", array("d", present).tobytes())
         elif t == T.INT64:
-            if min(present) >= -_EXACT and max(present) <= _EXACT:
-                self._feed(streams, "exact", b"\x01" * len(present))
-                self._feed(streams, "f", array("d", present).tobytes())
-                return
-            exact = [-_EXACT <= v <= _EXACT for v in present]
-            self._feed(streams, "exact", bytes(exact))
-            floats = [v for v, e in zip(present, exact, strict=True) if e]
-            if floats:
-                self._feed(streams, "f", array("d", floats).tobytes())
-            self._add_text(
-                streams, "text", [str(v) for v, e in zip(present, exact, strict=True) if not e]
-            )
+            self._add_ints(streams, present)
         elif t in (T.STRING, T.JSON):
             self._add_text(streams, "data", present)
         elif t == T.BINARY:
@@ -154,24 +143,28 @@ class Checksum:
         self._feed(streams, "len", array("q", map(len, values)).tobytes())
         self._feed(streams, key, b"".join(values))
 
-    def _add_decimals(self, streams: dict[str, Any], present: list[Decimal], scale: int) -> None:
-        """``_add_numbers`` for a decimal column of Python values."""
-        floats: list[int] = []
-        if scale:
-            exact = [False] * len(present)
-        else:
-            ints = [int(d) for d in present]
-            if min(ints) >= -_EXACT and max(ints) <= _EXACT:
-                self._feed(streams, "exact", b"\x01" * len(present))
-                self._feed(streams, "f", array("d", ints).tobytes())
-                return
-            exact = [-_EXACT <= v <= _EXACT for v in ints]
-            floats = [v for v, e in zip(ints, exact, strict=True) if e]
+    def _add_ints(self, streams: dict[str, Any], ints: list[int]) -> None:
+        """``_add_numbers`` for integers (an int64 column, a ``decimal(p,0)`` one): those a
+        float holds exactly as float64 bytes, the others as their digits."""
+        if min(ints) >= -_EXACT and max(ints) <= _EXACT:
+            self._feed(streams, "exact", b"\x01" * len(ints))
+            self._feed(streams, "f", array("d", ints).tobytes())
+            return
+        exact = [-_EXACT <= v <= _EXACT for v in ints]
         self._feed(streams, "exact", bytes(exact))
+        floats = [v for v, e in zip(ints, exact, strict=True) if e]
         if floats:
             self._feed(streams, "f", array("d", floats).tobytes())
-        rest = [d for d, e in zip(present, exact, strict=True) if not e]
-        self._add_text(streams, "text", [_decimal_text(d, scale) for d in rest])
+        self._add_text(streams, "text", [str(v) for v, e in zip(ints, exact, strict=True) if not e])
+
+    def _add_decimals(self, streams: dict[str, Any], present: list[Decimal], scale: int) -> None:
+        """``_add_numbers`` for a decimal column of Python values: none exact as a float
+        when the column has a scale, every value's plain digits hashed."""
+        if not scale:
+            self._add_ints(streams, [int(d) for d in present])
+            return
+        self._feed(streams, "exact", bytes(len(present)))
+        self._add_text(streams, "text", [_plain(d) for d in present])
 
     def _add_numbers(self, streams: dict[str, Any], arr: pa.Array) -> None:
         """Numbers exact as a float hash as float64 bytes, the others as canonical text, so a
@@ -242,21 +235,16 @@ def _plain(d: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _decimal_text(d: Decimal, scale: int) -> str:
-    """The text ``_add_numbers`` hashes for a value of a ``decimal(p, scale)`` column."""
-    return str(int(d)) if not scale else _plain(d)
-
-
 def _micros(t: time) -> int:
     return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
 
 
-#: logical type -> (Arrow's name of its type, non-null values -> the bytes ``_fixed`` gives
-#: for them): what ``_add_array`` hashes for these types, made from Python values
 def _ints(code: str, values: Iterable[int]) -> bytes:
     return array(code, values).tobytes()
 
 
+#: logical type -> (Arrow's name of its type, non-null values -> the bytes ``_fixed`` gives
+#: for them): what ``_add_array`` hashes for these types, made from Python values
 _FIXED: dict[str, tuple[bytes, Callable[[list[Any]], bytes]]] = {
     T.BOOL: (b"bool", bytes),
     T.DATE: (b"date32[day]", lambda vs: _ints("i", (d.toordinal() - _EPOCH_DAY for d in vs))),

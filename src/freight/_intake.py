@@ -263,7 +263,7 @@ class Intake:
         for pos in range(cols.num_rows):
             nulls = [c for c in self.not_null if c not in cols.data or cols.data[c][pos] is None]
             if nulls:
-                reasons[pos] = f"key column {', '.join(repr(c) for c in nulls)} is null or missing"
+                reasons[pos] = _null_key_reason(nulls)
         return reasons
 
     def _light_nul_text(self, cols: Columns) -> dict[int, str]:
@@ -281,8 +281,7 @@ class Intake:
             for pos, hit in enumerate(hits):
                 if hit and (pos not in found or name < found[pos]):
                     found[pos] = name
-        why = "text contains a NUL character, which this destination cannot store"
-        return {pos: f"column {name!r}: {why}" for pos, name in sorted(found.items())}
+        return {pos: _nul_reason(name) for pos, name in sorted(found.items())}
 
     def _chunk(
         self, table: pa.Table | Columns, rejects: list[Reject], first: int, n_in: int
@@ -585,8 +584,7 @@ class Intake:
                 cols = [
                     c for c in self.not_null if c in missing or table.column(c)[pos].as_py() is None
                 ]
-                what = ", ".join(repr(c) for c in cols)
-                reasons[pos] = f"key column {what} is null or missing"
+                reasons[pos] = _null_key_reason(cols)
         return mask, reasons
 
     def _nul_text(self, table: pa.Table) -> tuple[pa.Array, dict[int, str]] | None:
@@ -613,17 +611,25 @@ class Intake:
         for m in masks.values():
             mask = m if mask is None else pc.or_(mask, m)
         assert mask is not None
-        why = "text contains a NUL character, which this destination cannot store"
         flags = {name: m.to_pylist() for name, m in masks.items()}
         reasons = {}
         for pos, flag in enumerate(mask.to_pylist()):
             if flag:  # one column named, the same whatever the chunking or column order
                 name = min(n for n in flags if flags[n][pos])
-                reasons[pos] = f"column {name!r}: {why}"
+                reasons[pos] = _nul_reason(name)
         return mask, reasons
 
 
 # ---------------------------------------------------------------------- column helpers
+
+
+def _null_key_reason(columns: Sequence[str]) -> str:
+    return f"key column {', '.join(repr(c) for c in columns)} is null or missing"
+
+
+def _nul_reason(column: str) -> str:
+    return f"column {column!r}: text contains a NUL character, which this destination cannot store"
+
 
 #: the escape of a NUL character in JSON text (not preceded by an escaping backslash)
 _JSON_NUL = re.compile(r"(^|[^\\])(\\\\)*\\u0000")

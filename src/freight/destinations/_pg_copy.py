@@ -124,7 +124,7 @@ def to_json(table: pa.Table, types: dict[str, str]) -> bytes:
         ):
             col = col.cast(pa.string())
         columns.append(col.to_pylist())
-    return orjson.dumps([dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)])
+    return _records(names, columns)
 
 
 def columns_json(cols: Columns, types: dict[str, str]) -> bytes:
@@ -137,6 +137,11 @@ def columns_json(cols: Columns, types: dict[str, str]) -> bytes:
         t = types.get(name, cols.types[name])
         encode = _JSON_FORMS.get(t) or (_decimal_json if T.parse_decimal(t) else None)
         columns.append(vals if encode is None else [None if v is None else encode(v) for v in vals])
+    return _records(names, columns)
+
+
+def _records(names: Sequence[str], columns: list[list[Any]]) -> bytes:
+    """Columns of JSON-ready values as a JSON array of row objects."""
     return orjson.dumps([dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)])
 
 

@@ -91,6 +91,13 @@ _NO_EQUALITY = frozenset(
 )
 
 
+def _cast(expr: str, column_type: str) -> str:
+    """``expr`` cast to a column's own type (as the catalogue spells it) without its typmod,
+    which the assignment into the column then applies: an over-long value is an error, where
+    an explicit cast to ``varchar(20)`` would cut it (see ``without_typmod``)."""
+    return f"CAST({expr} AS {without_typmod(column_type).replace('%', '%%')})"
+
+
 #: sqlstates a retry of the whole load may get past
 _TRANSIENT = {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "55P03", "42P07", "42701"}
 #: connect failures no retry can cure; "no such database/user" is how PgBouncer (and so
@@ -289,10 +296,9 @@ class PostgresSession(SqlSession):
         if len(body) > VIEW_BYTES:
             return False
         self._exec("SELECT set_config('freight.stage', %s, true)", [body.decode()])
-        cols = ", ".join(f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in types.items())
         self._view_sql = (
             f"(SELECT * FROM jsonb_to_recordset(current_setting('freight.stage')::jsonb) "
-            f"AS v({cols}))"
+            f"AS v({self._record_columns(types)}))"
         )
         return True
 
@@ -308,12 +314,12 @@ class PostgresSession(SqlSession):
         """A ``Columns`` chunk into the real stage (an incremental load's, or one whose JSON
         is too big for the setting) from one JSON parameter, its rows numbered in order."""
         names = ", ".join(self._i(c) for c in data.types)
-        cols = ", ".join(f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in data.types.items())
         alias = ", ".join([*(self._i(c) for c in data.types), "_freight_n"])
         self._exec(
             f"INSERT INTO pg_temp.{self._i(STAGE)} ({names}, {self._i(SEQ)}) "
             f"SELECT {names}, v._freight_n - 1 + %s FROM ROWS FROM "
-            f"(jsonb_to_recordset(%s::jsonb) AS ({cols})) WITH ORDINALITY AS v({alias})",
+            f"(jsonb_to_recordset(%s::jsonb) AS ({self._record_columns(data.types)})) "
+            f"WITH ORDINALITY AS v({alias})",
             [first_seq, columns_json(data, data.types).decode()],
         )
 
@@ -338,19 +344,22 @@ class PostgresSession(SqlSession):
             ref = f"v.{self._i(c)}"
             if native.get(c) == t or sql.get(c) == UNTYPED:
                 values.append(ref)
-            elif c in sql:  # (the typmod is met on assignment: see without_typmod)
-                values.append(f"CAST({ref} AS {without_typmod(sql[c]).replace('%', '%%')})")
+            elif c in sql:
+                values.append(_cast(ref, sql[c]))
             else:
                 return False
-        body = columns_json(data, data.types)
         names = ", ".join(self._i(c) for c in data.types)
-        cols = ", ".join(f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in data.types.items())
         self._exec(
             f"INSERT INTO {self._table_ref(table)} ({names}, {self._i(LOAD_ID_COLUMN)}) "
-            f"SELECT {', '.join(values)}, %s FROM jsonb_to_recordset(%s::jsonb) AS v({cols})",
-            [load_id, body.decode()],
+            f"SELECT {', '.join(values)}, %s FROM jsonb_to_recordset(%s::jsonb) "
+            f"AS v({self._record_columns(data.types)})",
+            [load_id, columns_json(data, data.types).decode()],
         )
         return True
+
+    def _record_columns(self, types: dict[str, str]) -> str:
+        """The column list ``jsonb_to_recordset`` reads a stage's JSON with."""
+        return ", ".join(f"{self._i(c)} {self.dialect.sql_type(t)}" for c, t in types.items())
 
     def _copy(self, ref: str, data: pa.Table, native: dict[str, str], what: str) -> None:
         """Send a chunk through COPY: binary when every column natively stores the chunk's
@@ -465,7 +474,7 @@ class PostgresSession(SqlSession):
     ) -> dict[str, Any]:
         self._lock(plan.table, existing)
         self._casts = self._stage_casts(plan.table, types, existing)
-        self._as_text = {c for c, t in self._casts.items() if t in _NO_EQUALITY}
+        self._as_text = {c for c, t in self._casts.items() if without_typmod(t) in _NO_EQUALITY}
         out = super().apply(plan, load_id, types, existing, cursor_mark)
         if plan.table in self._fresh:  # one bulk index build once the rows are in
             keys = ", ".join(self._i(k) for k in plan.key)
@@ -486,7 +495,7 @@ class PostgresSession(SqlSession):
         native = self._native.get(table, {})
         sql = self._sql_types.get(table, {})
         return {
-            c: without_typmod(sql[c])
+            c: sql[c]
             for c, t in types.items()
             if existing and c in sql and c not in native and existing.get(c) == t
         }
@@ -497,7 +506,7 @@ class PostgresSession(SqlSession):
     def _src(self, column: str) -> str:
         cast = self._casts.get(column)
         ref = f"s.{self._i(column)}"
-        return f"CAST({ref} AS {cast.replace('%', '%%')})" if cast else ref
+        return _cast(ref, cast) if cast else ref
 
     def create_table(self, plan: Plan, types: dict[str, str]) -> None:
         """A keyed table is created without its primary key, which ``apply`` adds after the
