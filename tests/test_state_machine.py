@@ -231,6 +231,11 @@ class LoadMachine(RuleBasedStateMachine):
         """Rows with a NULL or missing key are rejected and quarantined, the rest merge."""
         mixed = [*bad, *batch]
         quarantined = len(self.ds.rejected(self.table))
+        if not any("id" in r for r in mixed):  # no row has the key column: an error, no write
+            with pytest.raises(freight.MissingKeyError, match="no input row has the key column"):
+                self.ds.load(mixed, self.table, strategy="merge", key="id")
+            assert len(self.ds.rejected(self.table)) == quarantined
+            return
         if content("merge", mixed) == self.last:
             self.run("merge", mixed, {})
             return

@@ -24,7 +24,7 @@ from ._errors import (
     SchemaContractError,
 )
 from ._plan import CONTRACTS, STRATEGIES, Contract, OnReject, Strategy
-from ._result import Health, LoadRecord, LoadResult, RejectedRow
+from ._result import Health, LoadRecord, LoadResult, Progress, RejectedRow
 
 __version__ = "0.1.0"
 
@@ -46,6 +46,7 @@ __all__ = [
     "LockedError",
     "MissingKeyError",
     "OnReject",
+    "Progress",
     "RejectedRow",
     "RejectedRowsError",
     "SchemaContractError",

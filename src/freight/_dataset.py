@@ -7,7 +7,8 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +26,16 @@ from ._errors import (
     SchemaContractError,
 )
 from ._intake import Chunk, Intake, Reject
-from ._plan import RESERVED_PREFIX, Plan, check_identifier, make_plan
-from ._result import Health, LoadRecord, LoadResult, RejectedRow, outcome
+from ._plan import (
+    RESERVED_PREFIX,
+    Plan,
+    absent_columns,
+    check_identifier,
+    check_max_rejected,
+    make_plan,
+    too_many_rejected,
+)
+from ._result import Health, LoadRecord, LoadResult, Progress, RejectedRow, outcome
 from ._url import mask_url
 from .destinations._base import Destination, open_destination
 
@@ -101,8 +110,19 @@ class Dataset:
         on_reject: str = "quarantine",
         force: bool = False,
         columns: dict[str, str] | None = None,
+        max_rejected: float | None = None,
+        dry_run: bool = False,
+        progress: Callable[[Progress], object] | None = None,
     ) -> LoadResult:
-        """Load ``data`` into ``table`` atomically; see the README for the strategies."""
+        """Load ``data`` into ``table`` atomically; see the README for the strategies.
+
+        ``max_rejected``: fail the load (``RejectedRowsError``, nothing committed) when more
+        rows than this are rejected: a number of rows, or a fraction of the rows (``0.1``).
+        ``dry_run``: do everything but commit; the result (status ``dry_run``) says what the
+        load would do, and nothing is written, not even to the journal. ``progress``: called
+        after each chunk with a ``Progress``.
+        """
+        limit = check_max_rejected(max_rejected)
         plan = make_plan(
             table,
             strategy=strategy,
@@ -134,17 +154,20 @@ class Dataset:
                 reraise=True,
             ):
                 with attempt:
-                    return self._load_once(data, plan, load_id, started, t0)
+                    run = _Run(load_id, started, t0, limit, dry_run, progress, _size(data))
+                    return self._load_once(data, plan, run)
         except FreightError as e:
             e.load_id = e.load_id or load_id
             e.table = e.table or plan.table
-            self._record_failure(plan, load_id, started, e)
+            if not dry_run:
+                self._record_failure(plan, load_id, started, e)
             raise
         except (
             Exception
         ) as e:  # the input's own error (e.g. a generator raising): journal it, re-raise it
             err = FreightError(f"{type(e).__name__}: {e}", table=plan.table, load_id=load_id)
-            self._record_failure(plan, load_id, started, err)
+            if not dry_run:
+                self._record_failure(plan, load_id, started, err)
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -178,9 +201,8 @@ class Dataset:
                 )
             seen[low] = c
 
-    def _load_once(
-        self, data: Any, plan: Plan, load_id: str, started: datetime, t0: float
-    ) -> LoadResult:
+    def _load_once(self, data: Any, plan: Plan, run: _Run) -> LoadResult:
+        load_id, started, t0 = run.load_id, run.started, run.t0
         hasher = Checksum(plan.fingerprint())
         with self._dest.session() as s:
             existing = s.columns(plan.table)
@@ -221,18 +243,17 @@ class Dataset:
             direct = plan.strategy == "append" and self._dest.capabilities.direct_append
             target, creating, direct_changes, appended = existing, False, [], 0
             keys = _KeyCount(plan.key) if plan.keyed else None
+            reasons: list[str] = []
             for chunk in prefetch(_hashed(intake.chunks(), hasher)):
                 rows_in += chunk.rows_in
                 table = chunk.table
                 rejected += len(chunk.rejects)
+                run.report(rows_in, intake)
                 if chunk.rejects:
-                    if plan.on_reject == "fail":
-                        raise RejectedRowsError(
-                            f"{len(chunk.rejects)} row(s) rejected and on_reject='fail': "
-                            f"{chunk.rejects[0].reason}",
-                            reasons=[r.reason for r in chunk.rejects[:20]],
-                        )
-                    all_rejects.extend(chunk.rejects)
+                    reasons.extend(r.reason for r in chunk.rejects[: 20 - len(reasons)])
+                    _stop_on_rejects(plan, run, chunk, rejected, rows_in, reasons, intake.dropped)
+                    if not run.dry_run:
+                        all_rejects.extend(chunk.rejects)
                     if len(all_rejects) >= 10_000:
                         s.quarantine(load_id, plan.table, all_rejects)
                         all_rejects = []
@@ -269,6 +290,13 @@ class Dataset:
                     seq += table.num_rows
                     if keys is not None:
                         keys.add(table, chunk.types)
+            if too_many_rejected(run.limit, rejected, rows_in):
+                assert run.limit is not None
+                raise _too_many(run.limit, rejected, rows_in, reasons, done=True)
+            if rows_in:
+                missing = absent_columns(plan, [*intake.types, *intake.dropped])
+                if missing is not None:
+                    raise missing
             checksum = hasher.hexdigest()
             for k in plan.key if plan.keyed else ():
                 self._check_name(k, "column")
@@ -278,15 +306,17 @@ class Dataset:
                     load_id,
                     plan.table,
                     plan.strategy,
-                    "skipped",
+                    "dry_run" if run.dry_run else "skipped",
                     rows_in=rows_in,
                     skipped=rows_in,
                     checksum=checksum,
                     seconds=time.perf_counter() - t0,
                 )
-                self._dest.record_outside(
-                    self._record(result, plan, started, mark.schema_version), self._params(plan)
-                )
+                if not run.dry_run:
+                    self._dest.record_outside(
+                        self._record(result, plan, started, mark.schema_version),
+                        self._params(plan),
+                    )
                 return result
             if direct and existing is None and target is not None:
                 desc = ", ".join(f"{c} {t}" for c, t in target.items())
@@ -303,14 +333,15 @@ class Dataset:
             if intake.dropped:
                 changes.append(f"discarded unknown column(s) {', '.join(intake.dropped)}")
             version = mark.schema_version + (1 if out["schema_changes"] else 0)
-            s.quarantine(load_id, plan.table, all_rejects)
+            if not run.dry_run:
+                s.quarantine(load_id, plan.table, all_rejects)
             if not direct:
                 s.stage_drop()
             result = LoadResult(
                 load_id,
                 plan.table,
                 plan.strategy,
-                "committed",
+                "dry_run" if run.dry_run else "committed",
                 rows_in=rows_in,
                 inserted=out["inserted"],
                 updated=out["updated"],
@@ -326,6 +357,9 @@ class Dataset:
                 cursor_value=out["cursor_value"],
             )
             _check_accounting(result)
+            if run.dry_run:
+                s.rollback()
+                return result
             s.journal(self._record(result, plan, started, version), self._params(plan))
             s.commit()
         return result
@@ -466,6 +500,84 @@ class _KeyCount:
             return table.group_by(list(self.key)).aggregate([]).num_rows
         except (pa.ArrowException, ValueError):
             return None
+
+
+@dataclass(slots=True)
+class _Run:
+    """One attempt of a load: its id and clock, and the options that shape its course."""
+
+    load_id: str
+    started: datetime
+    t0: float
+    limit: float | None  # max_rejected
+    dry_run: bool
+    progress: Callable[[Progress], object] | None
+    total_bytes: int | None
+
+    def report(self, rows: int, intake: Intake) -> None:
+        if self.progress is not None:
+            self.progress(
+                Progress(
+                    rows=rows,
+                    seconds=time.perf_counter() - self.t0,
+                    bytes_read=getattr(intake, "bytes_read", None),
+                    total_bytes=self.total_bytes,
+                )
+            )
+
+
+def _size(data: Any) -> int | None:
+    """The size of a file input in bytes, else None."""
+    if not isinstance(data, (str, os.PathLike)):
+        return None
+    try:
+        return os.stat(data).st_size
+    except (OSError, ValueError):
+        return None
+
+
+def _stop_on_rejects(
+    plan: Plan,
+    run: _Run,
+    chunk: Chunk,
+    rejected: int,
+    rows_in: int,
+    reasons: list[str],
+    dropped: list[str],
+) -> None:
+    """Fail the load on this chunk's rejects when ``on_reject='fail'``, or when they pass an
+    integer ``max_rejected`` (a fraction is judged at the end). When no row so far has the
+    key (or cursor) column, that is the error: the likely cause of the rejects."""
+    over = isinstance(run.limit, int) and rejected > run.limit
+    if plan.on_reject != "fail" and not over:
+        return
+    missing = absent_columns(plan, [*chunk.types, *dropped])
+    if missing is not None:
+        raise missing
+    if plan.on_reject == "fail":
+        raise RejectedRowsError(
+            f"{len(chunk.rejects)} row(s) rejected and on_reject='fail': {chunk.rejects[0].reason}",
+            reasons=[r.reason for r in chunk.rejects[:20]],
+            rejected=rejected,
+            rows_in=rows_in,
+        )
+    assert run.limit is not None
+    raise _too_many(run.limit, rejected, rows_in, reasons, done=False)
+
+
+def _too_many(
+    limit: float, rejected: int, rows_in: int, reasons: list[str], *, done: bool
+) -> RejectedRowsError:
+    allowed = f"{limit:,} rows" if isinstance(limit, int) else f"{limit:.0%} of the rows"
+    read = f"of {rows_in:,} rows" if done else f"in the first {rows_in:,} rows"
+    first = f": {reasons[0]}" if reasons else ""
+    return RejectedRowsError(
+        f"{rejected:,} row(s) rejected {read}, more than max_rejected allows "
+        f"({allowed}); nothing was committed{first}",
+        reasons=list(reasons),
+        rejected=rejected,
+        rows_in=rows_in,
+    )
 
 
 def _float_probe(dest: Any, table: str) -> Any:

@@ -3,10 +3,12 @@
     FreightError
     ├── ConfigurationError         bad URL, unknown scheme, bad option values
     ├── InvalidStrategyError       unknown strategy / contract / on_reject value
-    ├── MissingKeyError            a strategy that needs ``key`` (or ``cursor``) got none
+    ├── MissingKeyError            a strategy that needs ``key`` (or ``cursor``) got none,
+    │                              or no input row has the key (or cursor) column
     ├── InvalidIdentifierError     a table or column name the destination cannot hold
     ├── SchemaContractError        the contract forbids a schema change the load needs
-    ├── RejectedRowsError          ``on_reject="fail"`` and some rows were rejected
+    ├── RejectedRowsError          ``on_reject="fail"`` and some rows were rejected, or more
+    │                              than ``max_rejected`` were
     ├── InputError                 the input itself cannot be read (missing file, bad format)
     └── DestinationError           the destination failed; ``transient`` says if a retry may help
         └── LockedError            another process holds the database (DuckDB file lock)
@@ -82,7 +84,7 @@ class InvalidStrategyError(ConfigurationError):
 
 
 class MissingKeyError(ConfigurationError):
-    """The strategy needs a key (or a cursor) and none was given."""
+    """The strategy needs a key (or a cursor) and none was given, or no input row has it."""
 
 
 class InvalidIdentifierError(FreightError):
@@ -94,11 +96,23 @@ class SchemaContractError(FreightError):
 
 
 class RejectedRowsError(FreightError):
-    """``on_reject="fail"`` and at least one row was rejected; nothing was committed."""
+    """``on_reject="fail"`` and at least one row was rejected, or more rows than
+    ``max_rejected`` allows; nothing was committed. ``rejected`` and ``rows_in`` count the
+    rows read until the load stopped; ``reasons`` holds the first reasons."""
 
-    def __init__(self, message: str, *, reasons: list[str] | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reasons: list[str] | None = None,
+        rejected: int | None = None,
+        rows_in: int | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(message, **kw)
         self.reasons = reasons or []
+        self.rejected = rejected
+        self.rows_in = rows_in
 
 
 class InputError(FreightError):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -148,3 +150,56 @@ def make_plan(
                 f"columns[{name!r}]: {e}", table=table, column=name
             ) from None
     return Plan(table, strategy, keys, cursor, contract, on_reject, bool(force), hints)
+
+
+def check_max_rejected(value: float | None) -> float | None:
+    """``max_rejected``: a number of rows (an integer >= 0) or a share of the rows (a float
+    0 <= f < 1); raises before any I/O."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        valid = False
+    elif isinstance(value, int):
+        valid = value >= 0
+    else:
+        valid = 0 <= value < 1
+    if not valid:
+        raise InvalidStrategyError(
+            f"max_rejected must be a number of rows (an integer >= 0) or a fraction of the rows "
+            f"(0 <= f < 1, e.g. 0.1), not {value!r}"
+        )
+    return value
+
+
+def too_many_rejected(limit: float | None, rejected: int, rows_in: int) -> bool:
+    """Whether ``rejected`` of ``rows_in`` rows exceed ``max_rejected``."""
+    if limit is None:
+        return False
+    if isinstance(limit, int):
+        return rejected > limit
+    return rejected > limit * rows_in
+
+
+def absent_columns(plan: Plan, seen: Sequence[str]) -> MissingKeyError | None:
+    """The error for key (or cursor) columns that no input row has, naming the columns the
+    input does have and the closest one (a match ignoring case first), else None."""
+    absent = [c for c in plan.not_null if c not in seen]
+    if not absent:
+        return None
+    what = "key" if absent[0] in plan.key else "cursor"
+    hint = ""
+    lower = {c.lower(): c for c in seen}
+    close = lower.get(absent[0].lower()) or next(
+        iter(difflib.get_close_matches(absent[0], list(seen), n=1)), None
+    )
+    if close is not None:
+        hint = f"; did you mean {close!r}?"
+    has = ", ".join(repr(c) for c in list(seen)[:20]) if seen else "no columns"
+    if len(seen) > 20:
+        has += f" and {len(seen) - 20} more"
+    names = ", ".join(repr(c) for c in absent)
+    return MissingKeyError(
+        f"no input row has the {what} column {names}; the input has {has}{hint}",
+        table=plan.table,
+        column=absent[0],
+    )

@@ -1,4 +1,5 @@
-"""Frozen result objects: ``LoadResult`` (what one load did) and ``LoadRecord`` (a journal row)."""
+"""Frozen result objects: ``LoadResult`` (what one load did), ``LoadRecord`` (a journal row),
+``Progress`` (how far a running load is)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Status = Literal["committed", "skipped", "failed"]
+Status = Literal["committed", "skipped", "failed", "dry_run"]
 
 #: The input counters: every input row is counted in exactly one of them.
 INPUT_COUNTERS = (
@@ -76,6 +77,39 @@ class LoadResult:
             f"({body}){changes} in {self.seconds:.3f}s [load {self.load_id}]"
         )
         return line.replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever the names
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a running load is, handed to ``load(..., progress=callback)`` after each chunk.
+
+    ``bytes_read`` is known when the input is a file the reader counts; ``total_bytes`` is the
+    file's size on disk (so for a compressed file both count compressed bytes, when the reader
+    counts them so)."""
+
+    rows: int  # input rows read so far (loaded and rejected)
+    seconds: float  # since the load started
+    bytes_read: int | None = None
+    total_bytes: int | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def fraction(self) -> float | None:
+        """The share of the input read, 0..1, when the input's size is known."""
+        if self.bytes_read is None or not self.total_bytes:
+            return None
+        return min(1.0, self.bytes_read / self.total_bytes)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the pace so far, when the input's size is known."""
+        done = self.fraction
+        if done is None or done <= 0 or self.seconds <= 0:
+            return None
+        return self.seconds * (1 - done) / done
 
 
 @dataclass(frozen=True, slots=True)
