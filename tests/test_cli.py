@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
-from freight import _cli_render
+from freight import Progress, _cli_render
 from freight.cli import app
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
@@ -106,7 +105,7 @@ def test_loads_before_a_failing_one_are_still_shown(url: str, users: Path, tmp_p
     r = run("load", users, bad, "-t", "users", "--on-reject", "fail", "--url", url)
     assert r.exit_code == 1
     assert "committed" in r.stdout
-    assert r.stderr.splitlines()[-1].startswith("error: 1 row(s) rejected and on_reject='fail'")
+    assert r.stderr.splitlines()[-1].startswith("error: 1 row(s) rejected and --on-reject fail:")
     assert [h["status"] for h in as_json("history", "--url", url)] == ["failed", "committed"]
 
 
@@ -129,6 +128,117 @@ def test_stdin_bad_line_reason_names_the_line(url: str) -> None:
     ok("load", "-", "-t", "events", "--url", url, input='{"id": 1}\n\nnot json\n')
     [bad] = as_json("rejected", "--url", url)
     assert "<stdin> line 3" in bad["reason"]
+
+
+def test_max_rejected_fails_the_load_and_commits_nothing(
+    url: str, users: Path, tmp_path: Path
+) -> None:
+    ok("load", users, "-t", "nums", "--url", url)
+    f = write_jsonl(tmp_path / "n.jsonl", [{"id": 3}, {"id": "two"}, {"id": "[three]"}])
+    for limit in ("1", "50%"):
+        r = run("load", f, "-t", "nums", "--max-rejected", limit, "--url", url)
+        assert r.exit_code == 1
+        line = one_error_line(r)
+        assert "2 row(s) rejected" in line and "more than --max-rejected allows" in line
+    assert as_json("rejected", "--url", url) == []
+    assert [h["status"] for h in as_json("history", "--url", url)] == [
+        "failed",
+        "failed",
+        "committed",
+    ]
+    [res] = as_json("load", f, "-t", "nums", "--max-rejected", "67%", "--url", url)
+    assert (res["inserted"], res["rejected"]) == (1, 2)
+
+
+@pytest.mark.parametrize("bad", ["-1", "100%", "ten", "1.5"])
+def test_max_rejected_takes_a_count_or_a_percentage(url: str, users: Path, bad: str) -> None:
+    r = run("load", users, "-t", "t", "--max-rejected", bad, "--url", url)
+    assert r.exit_code == 2
+    assert "'--max-rejected'" in one_error_line(r) and "percentage" in r.stderr
+
+
+def test_a_load_that_rejects_every_row_exits_1(url: str, tmp_path: Path) -> None:
+    ok("load", write_jsonl(tmp_path / "a.jsonl", [{"n": 1}]), "-t", "nums", "--url", url)
+    bad = write_jsonl(tmp_path / "b.jsonl", [{"n": "x"}, {"n": "y"}])
+    r = run("load", bad, "-t", "nums", "--url", url)
+    assert r.exit_code == 1
+    assert "committed" in r.stdout  # the summary is still shown
+    last = r.stderr.splitlines()[-1]
+    assert last.startswith("error: every row was rejected (2 of 2 into nums)")
+    assert "freight rejected nums --load-id" in last
+    assert len(as_json("rejected", "--url", url)) == 2  # committed as before, to the quarantine
+
+
+def test_dry_run_shows_what_would_happen_and_writes_nothing(
+    url: str, users: Path, tmp_path: Path
+) -> None:
+    ok("load", users, "-t", "users", "--url", url)
+    history = as_json("history", "--url", url)
+    changed = write_jsonl(tmp_path / "c.jsonl", [{"id": 2, "name": "G", "age": 3}, {"id": "x"}])
+    args = ("load", changed, "-t", "users", "--strategy", "merge", "--key", "id", "--url", url)
+    r = ok(*args, "--dry-run")
+    assert "dry_run" in r.stdout
+    assert "users: dry run, nothing was committed" in r.stderr
+    assert "added column age" in r.stderr and "1 row(s) would be quarantined" in r.stderr
+    assert as_json("history", "--url", url) == history
+    assert as_json("schema", "users", "--url", url) == {"id": "int64", "name": "string"}
+    assert as_json("rejected", "--url", url) == []
+    [res] = as_json(*args, "--dry-run")
+    assert (res["status"], res["updated"], res["rejected"]) == ("dry_run", 1, 1)
+
+
+def test_dry_run_creates_no_duckdb_file(tmp_path: Path, users: Path) -> None:
+    target = tmp_path / "new.duckdb"
+    [res] = as_json("load", users, "-t", "users", "--dry-run", "--url", f"duckdb:///{target}")
+    assert (res["status"], res["inserted"]) == ("dry_run", 2)
+    assert not target.exists()
+
+
+def test_a_key_no_row_has_fails_naming_a_close_column(url: str, tmp_path: Path) -> None:
+    f = write_jsonl(tmp_path / "p.jsonl", [{"Name": "ada", "id": 1}])
+    r = run("load", f, "-t", "people", "--strategy", "merge", "--key", "name", "--url", url)
+    assert r.exit_code == 1
+    line = one_error_line(r)
+    assert "no input row has the key column 'name'" in line and "did you mean 'Name'?" in line
+    assert as_json("tables", "--url", url) == []
+
+
+def test_json_output_is_only_json_and_notes_still_go_to_stderr(url: str, tmp_path: Path) -> None:
+    f = write_jsonl(tmp_path / "n.jsonl", [{"n": 1}, {"n": "two"}])
+    r = ok("load", f, "-t", "nums", "--json", "--url", url)
+    [res] = json.loads(r.stdout)
+    assert res["rejected"] == 1
+    assert "nums: created table nums" in r.stderr
+    assert f"1 row(s) quarantined; see freight rejected nums --load-id {res['load_id']}" in r.stderr
+
+
+# ---------------------------------------------------------------------- width
+
+
+@pytest.mark.parametrize("columns", ["80", "120"])
+def test_results_fit_the_terminal_whole(url: str, tmp_path: Path, columns: str) -> None:
+    rows = [{"id": i, "v": "x"} for i in range(1234)] + [{"id": "bad", "v": "y" * 300}]
+    f = write_jsonl(tmp_path / "big.jsonl", rows)
+    env = {"COLUMNS": columns}
+    table = "a_rather_long_table_name"
+    shown = [
+        ok("load", f, "-t", table, "--url", url, env=env).stdout,
+        ok("history", "--url", url, env=env).stdout,
+        ok("rejected", "--url", url, env=env).stdout,
+    ]
+    [rec] = as_json("history", "--url", url)
+    for out in shown:
+        assert "…" not in out
+        assert rec["load_id"] in out  # whole, on one line
+        assert max(map(len, out.splitlines())) <= int(columns)
+    for out in shown[:2]:
+        assert "1,235" in out and "1,234" in out and table in out
+        assert re.search(r"rejected\s+│\s+1\s", out) or re.search(r"│\s+1\s+│", out)
+
+
+def test_a_wide_terminal_gets_one_row_per_load(url: str, users: Path) -> None:
+    out = ok("load", users, "-t", "users", "--url", url, env={"COLUMNS": "200"}).stdout
+    assert len([line for line in out.splitlines() if "users" in line]) == 1
 
 
 # ---------------------------------------------------------------------- reading
@@ -228,6 +338,37 @@ def test_passwords_are_never_printed(tmp_path: Path) -> None:
         assert "***" in r.output
 
 
+def test_version() -> None:
+    from freight import __version__
+
+    assert ok("--version").stdout == f"freight {__version__}\n"
+
+
+def test_errors_are_in_the_cli_s_own_words(url: str, users: Path) -> None:
+    r = run("load", users, "-t", "users", "--strategy", "merge", "--url", url)
+    assert "needs --key (" in one_error_line(r) and "key=" not in r.stderr
+    r = run("load", users, "-t", "users", "--column", "id=bogus", "--url", url)
+    assert one_error_line(r).startswith("error: --column 'id': unknown column type 'bogus'")
+    r = run("load", users, "-t", "users", "--strategy", "bogus", "--url", url)
+    assert "Value error" not in one_error_line(r)
+
+
+@pytest.mark.parametrize("given", ["app.duckdb", "user:secret@host/db"])
+def test_a_url_without_a_scheme_says_what_a_url_looks_like(given: str) -> None:
+    r = run("tables", "--url", given)
+    assert r.exit_code == 1
+    line = one_error_line(r)
+    assert "duckdb:///path.duckdb or postgresql://user@host/db" in line
+    assert "secret" not in line
+
+
+@pytest.mark.parametrize("command", ["load", "tables", "schema", "history", "rejected", "health"])
+def test_help_shows_no_python_type_names(command: str) -> None:
+    out = ok(command, "--help", env={"COLUMNS": "200"}).stdout
+    assert "--url" in out
+    assert not re.search(r"<(bool|str|int|list\[str\])>", out), out
+
+
 # ---------------------------------------------------------------------- processes
 
 
@@ -262,21 +403,46 @@ def test_console_script_stdin_and_exit_codes(url: str) -> None:
     assert p.returncode == 2 and p.stderr.startswith("error: ") and p.stderr.count("\n") == 1
 
 
-# ---------------------------------------------------------------------- spinner
+# ---------------------------------------------------------------------- progress
 
 
-def test_spinner_appears_only_for_slow_loads() -> None:
-    def shown(delay: float, wait: float) -> str:
-        out = io.StringIO()
-        console = Console(file=out, force_terminal=True, width=100)
-        counter = _cli_render.Counter()
-        with _cli_render.Spinner("loading x", counter, delay=delay, console=console):
-            counter.n = 1234
-            time.sleep(wait)
-        return out.getvalue()
+def shown(delay: float, *updates: Progress, terminal: bool = True) -> str:
+    """What the progress line writes to a terminal (or not) over a load."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=terminal, width=120)
+    counter = _cli_render.Counter()
+    with _cli_render.LoadProgress("loading x", counter, delay=delay, console=console) as hook:
+        counter.n = 1234
+        for p in updates:
+            hook(p)
+    return out.getvalue()
 
-    assert shown(delay=5, wait=0) == ""
-    assert "loading x (0s, 1,234 rows read)" in shown(delay=0.01, wait=0.3)
+
+def test_progress_appears_only_for_slow_loads_and_on_a_terminal() -> None:
+    assert shown(5) == ""  # the load ended before the delay
+    assert "loading x: 1,234 rows read" in shown(0)
+    p = Progress(rows=5000, seconds=2.0)
+    assert "loading x: 5,000 rows read, 2,500 rows/s" in shown(0, p)
+    assert shown(0, p, terminal=False) == ""
+
+
+def test_progress_shows_a_bar_and_the_time_left_when_the_size_is_known() -> None:
+    p = Progress(rows=5000, seconds=60.0, bytes_read=250, total_bytes=1000)
+    console = Console(file=io.StringIO(), width=120)
+    with console.capture() as cap:
+        console.print(_cli_render.describe("loading x", p))
+    line = cap.get()
+    assert "25%" in line and "5,000 rows read, 83 rows/s, 3:00 left" in line
+    assert "━" in line  # the bar
+    assert "left" not in str(_cli_render.describe("x", Progress(rows=1, seconds=1.0)))
+
+
+def test_the_cli_shows_no_progress_when_stderr_is_not_a_terminal(
+    url: str, users: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_cli_render, "DELAY", 0.0)
+    r = ok("load", users, "-t", "users", "--url", url)
+    assert "rows read" not in r.stderr and "created table users" in r.stderr
 
 
 # ---------------------------------------------------------------------- docs
@@ -300,6 +466,10 @@ def test_every_command_and_option_is_documented() -> None:
             names = [o for o in param.opts if o.startswith("--")] or [param.metavar or param.name]
             for opt in names:
                 assert opt in section, f"{opt} of 'freight {name}' is not in docs/cli.md"
+    common = sections["Options every command takes"]
+    for param in group.params:  # freight's own: --version
+        for opt in param.opts:
+            assert f"freight {opt}" in common, f"freight {opt} is not in docs/cli.md"
 
 
 @pytest.mark.parametrize(

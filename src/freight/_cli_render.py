@@ -1,35 +1,40 @@
-"""What the CLI prints: rich tables for people, JSON for pipelines, a spinner for slow loads.
+"""What the CLI prints: rich tables for people, JSON for pipelines, progress for slow loads.
 
-Tables and JSON go to stdout; notes and the spinner go to stderr, so ``--json`` output can
-be piped as is.
+Tables and JSON go to stdout; notes and progress go to stderr, so ``--json`` output can
+be piped as is. A table that would not fit the terminal is shown one field a line instead:
+no count or load id is ever cut short.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ._result import Health, LoadRecord, LoadResult, RejectedRow
+from ._result import Health, LoadRecord, LoadResult, Progress, RejectedRow
 from ._url import mask_text
 
 COUNTERS = ("rows_in", "inserted", "updated", "unchanged", "deleted", "skipped", "deduplicated")
-STATUS_STYLE = {"committed": "green", "skipped": "yellow", "failed": "red"}
+ERROR_WIDTH = 20  # the error column of a loads table wraps, down to this width
+STATUS_STYLE = {"committed": "green", "skipped": "yellow", "failed": "red", "dry_run": "cyan"}
 
 
 def _out() -> Console:
-    # piped output is not wrapped at 80 columns: the load table is wide
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    # piped output is not wrapped at 80 columns (unless COLUMNS says so): the load table is wide
+    wide = sys.stdout.isatty() or os.environ.get("COLUMNS", "").strip()
+    return Console(highlight=False, width=None if wide else 200)
 
 
 def _err() -> Console:
@@ -57,33 +62,67 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 
 
 class Counter:
-    """Rows read so far, shown by the spinner."""
+    """Rows read so far from stdin, shown before the load's first chunk is done."""
 
     n = 0
 
 
-class Spinner:
-    """A transient status line on stderr that appears only once a load has taken ``delay``
-    seconds (and only on a terminal)."""
+#: seconds a load runs before its progress line appears
+DELAY = 1.0
+
+
+def describe(label: str, p: Progress | None, rows: int = 0) -> RenderableType:
+    """The progress line: rows read, rows per second and, when the input's size is known, a
+    bar, the share done and the time left."""
+    rows = max(rows, p.rows if p else 0)
+    text = f"{label}: {rows:,} rows read"
+    if p is not None and p.seconds > 0:
+        text += f", {p.rows_per_second:,.0f} rows/s"
+    done = p.fraction if p is not None else None
+    if p is None or done is None:
+        return Text(text)
+    eta = p.eta
+    if eta is not None:
+        text += f", {_duration(eta)} left"
+    line = Table.grid(padding=(0, 1))
+    line.add_row(ProgressBar(total=1.0, completed=done, width=30), Text(f"{done:4.0%}"), text)
+    return line
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    return (
+        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
+
+
+class LoadProgress:
+    """A transient progress line on stderr for a running load, fed by ``load(...,
+    progress=...)``. It appears once the load has taken ``delay`` seconds, and only on a
+    terminal; with ``delay=0`` it appears at once (the tests' way)."""
 
     def __init__(
         self,
         label: str,
         counter: Counter | None = None,
         *,
-        delay: float = 1.0,
+        delay: float | None = None,
         console: Console | None = None,
     ) -> None:
-        self.label, self.counter, self.delay = label, counter, delay
+        self.label, self.counter = label, counter
+        self.delay = DELAY if delay is None else delay
         self.console = console or _err()
+        self.last: Progress | None = None
         self._lock = threading.Lock()
         self._done = False
         self._status: Any = None
 
-    def __rich__(self) -> Text:
-        seconds = time.monotonic() - self._t0
-        rows = f", {self.counter.n:,} rows read" if self.counter else ""
-        return Text(f"{self.label} ({seconds:.0f}s{rows})")
+    def __call__(self, p: Progress) -> None:
+        """The load's progress hook: remember the latest figures for the next refresh."""
+        self.last = p
+
+    def __rich__(self) -> RenderableType:
+        return describe(self.label, self.last, self.counter.n if self.counter else 0)
 
     def _start(self) -> None:
         with self._lock:
@@ -91,11 +130,12 @@ class Spinner:
                 self._status = self.console.status(self)
                 self._status.start()
 
-    def __enter__(self) -> Spinner:
-        self._t0 = time.monotonic()
+    def __enter__(self) -> LoadProgress:
         self._timer = threading.Timer(self.delay, self._start)
         self._timer.daemon = True
-        if self.console.is_terminal:
+        if self.console.is_terminal and self.delay <= 0:
+            self._start()
+        elif self.console.is_terminal:
             self._timer.start()
         return self
 
@@ -110,18 +150,24 @@ class Spinner:
 # ---------------------------------------------------------------------- loads
 
 
-def _loads_table(rows: Sequence[LoadResult | LoadRecord], title: str | None = None) -> Table:
-    t = Table(title=title)
+def _fits(console: Console, table: Table, spare: int = 0) -> bool:
+    """Whether ``table`` fits the console with every cell whole (``spare``: columns kept for
+    a column that may wrap)."""
+    need = Measurement.get(console, console.options.update_width(100_000), table).maximum
+    return need + spare <= console.width
+
+
+def _loads_table(rows: Sequence[LoadResult | LoadRecord], errors: bool) -> Table:
+    t = Table()
     t.add_column("table", no_wrap=True)
-    t.add_column("strategy")
-    t.add_column("status")
+    t.add_column("strategy", no_wrap=True)
+    t.add_column("status", no_wrap=True)
     for name in (*COUNTERS, "rejected"):
-        t.add_column(name.replace("_", " "), justify="right")
-    t.add_column("seconds", justify="right")
+        t.add_column(name.replace("_", " "), justify="right", no_wrap=True)
+    t.add_column("seconds", justify="right", no_wrap=True)
     t.add_column("load id", no_wrap=True)
-    errors = any(r.error for r in rows)
     if errors:
-        t.add_column("error")
+        t.add_column("error", min_width=ERROR_WIDTH)
     for r in rows:
         status = Text(r.status, style=STATUS_STYLE.get(r.status, ""))
         counts = [f"{getattr(r, n):,}" for n in (*COUNTERS, "rejected")]
@@ -137,21 +183,52 @@ def _loads_table(rows: Sequence[LoadResult | LoadRecord], title: str | None = No
     return t
 
 
+def _load_fields(r: LoadResult | LoadRecord) -> Table:
+    """One load, one field a line: for a terminal too narrow for the table."""
+    t = Table(show_header=False)
+    t.add_column(no_wrap=True)
+    t.add_column(overflow="fold")
+    _add(t, "table", r.table)
+    _add(t, "strategy", r.strategy)
+    _add(t, "status", Text(r.status, style=STATUS_STYLE.get(r.status, "")))
+    for name in (*COUNTERS, "rejected"):
+        _add(t, name.replace("_", " "), f"{getattr(r, name):,}")
+    _add(t, "seconds", f"{r.seconds:.2f}")
+    _add(t, "load id", r.load_id)
+    if r.error:
+        _add(t, "error", r.error)
+    return t
+
+
+def _print_loads(rows: Sequence[LoadResult | LoadRecord]) -> None:
+    out = _out()
+    errors = any(r.error for r in rows)
+    if _fits(out, _loads_table(rows, errors=False), ERROR_WIDTH + 3 if errors else 0):
+        out.print(_loads_table(rows, errors))
+        return
+    for r in rows:
+        out.print(_load_fields(r))
+
+
 def loads(results: Sequence[LoadResult], as_json: bool) -> None:
     if as_json:
         _json([_as_dict(r) for r in results])
-        return
-    _out().print(_loads_table(results))
+    else:
+        _print_loads(results)
     err = _err()
     for r in results:
         for change in r.schema_changes:
             err.print(f"{escape(r.table)}: {escape(change)}")
+        if r.status == "dry_run":
+            err.print(f"{escape(r.table)}: dry run, nothing was committed")
         if r.status == "skipped":
             err.print(
                 f"{escape(r.table)}: skipped, the same data as its last load; "
                 "--force loads it again"
             )
-        if r.rejected:
+        if r.rejected and r.status == "dry_run":
+            err.print(f"{escape(r.table)}: {r.rejected:,} row(s) would be quarantined")
+        elif r.rejected:
             err.print(
                 f"{escape(r.table)}: {r.rejected:,} row(s) quarantined; see "
                 f"freight rejected {escape(r.table)} --load-id {r.load_id}"
@@ -164,7 +241,7 @@ def history(records: Sequence[LoadRecord], as_json: bool) -> None:
     elif not records:
         _err().print("no loads yet")
     else:
-        _out().print(_loads_table(records))
+        _print_loads(records)
 
 
 # ---------------------------------------------------------------------- the rest
@@ -200,7 +277,13 @@ def rejected(rows: Sequence[RejectedRow], more: bool, as_json: bool) -> None:
     if not rows:
         _err().print("no rejected rows")
         return
-    t = Table("load id", "table", "row", "reason", "as given")
+    t = Table()
+    ids = max(len(r.load_id) for r in rows)
+    t.add_column("load id", no_wrap=True, min_width=ids)  # whole: it is meant to be copied
+    t.add_column("table", overflow="fold")
+    t.add_column("row", justify="right", no_wrap=True)
+    t.add_column("reason", ratio=1)
+    t.add_column("as given", ratio=1, overflow="fold")
     for r in rows:
         given = orjson.dumps(r.row, default=str).decode()
         number = "" if r.row_number is None else str(r.row_number)

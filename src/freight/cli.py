@@ -9,6 +9,7 @@ An error is one line, ``error: <message>``: exit 1 for a freight error, 2 for a 
 from __future__ import annotations
 
 import io
+import re
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
@@ -18,12 +19,13 @@ from typing import Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from . import __version__
 from . import _cli_render as render
 from ._dataset import DEFAULT_URL, Dataset, connect
 from ._errors import ConfigurationError, FreightError
-from ._plan import Contract, OnReject, Strategy
+from ._plan import Contract, OnReject, Strategy, check_max_rejected
 from ._result import LoadResult
 from ._url import mask_text, mask_url
 
@@ -46,7 +48,7 @@ class _Group(TyperGroup):
             rv = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
             code = rv if isinstance(rv, int) else 0
         except typer.TyperException as e:  # click's errors: bad option, missing argument, ...
-            message = _one_line(mask_text(e.format_message()))
+            message = _one_line(mask_text(e.format_message())).replace("Value error, ", "")
             if message:  # (no arguments at all: the help was shown instead)
                 typer.echo(f"error: {message}", err=True)
             code = e.exit_code
@@ -58,7 +60,31 @@ class _Group(TyperGroup):
         return code
 
 
-app = typer.Typer(
+class _Argument(TyperArgument):
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None  # the metavar says it (PATH, TABLE)
+
+
+class _Command(TyperCommand):
+    """Help without Python's type names (``<bool>``, ``<list[str]>``): an argument shows its
+    metavar, an option its metavar (``--key COLUMN``) or choices, a flag nothing."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        for p in params:
+            if isinstance(p, TyperOption) and p.is_flag and p.metavar is None:
+                p.metavar = ""
+            elif isinstance(p, TyperArgument) and not isinstance(p, _Argument):
+                p.__class__ = _Argument
+        return params
+
+
+class _App(typer.Typer):
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        return super().command(*args, cls=_Command, **kwargs)
+
+
+app = _App(
     cls=_Group,
     name="freight",
     help="Load files into a dataset, atomically, journaled and idempotent; inspect what happened.",
@@ -71,6 +97,7 @@ Url = Annotated[
     str,
     typer.Option(
         "--url",
+        metavar="URL",
         envvar="FREIGHT_URL",
         help="Dataset URL, e.g. duckdb:///app.duckdb or postgresql://user@host/db.",
     ),
@@ -84,11 +111,45 @@ def main() -> None:
     app(prog_name="freight")
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"freight {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Load files into a dataset, atomically, journaled and idempotent; inspect what happened."""
+
+
 # ---------------------------------------------------------------------- errors
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+#: the library's words for its options -> the CLI's (``key=...`` -> ``--key``)
+_CLI_WORDS = (
+    (re.compile(r"\b(key|cursor)=\.\.\."), r"--\1"),
+    (re.compile(r"\bon_reject='(\w+)'"), r"--on-reject \1"),
+    (re.compile(r"\bstrategy='(\w+)' or '(\w+)'"), r"--strategy \1 or \2"),
+    (re.compile(r"\bcolumns\[('[^']*')\]"), r"--column \1"),
+    (re.compile(r"\bmax_rejected\b"), "--max-rejected"),
+)
+
+
+def _cli_words(message: str) -> str:
+    for pattern, words in _CLI_WORDS:
+        message = pattern.sub(words, message)
+    return message
 
 
 def _password(url: str) -> str | None:
@@ -103,7 +164,7 @@ def _fail(e: BaseException, url: str, verbose: bool) -> NoReturn:
     secret = _password(url)
     if verbose:
         typer.echo(mask_text("".join(traceback.format_exception(e)), secret), err=True, nl=False)
-    message = str(e) if isinstance(e, FreightError) else f"{type(e).__name__}: {e}"
+    message = _cli_words(str(e)) if isinstance(e, FreightError) else f"{type(e).__name__}: {e}"
     typer.echo(f"error: {_one_line(mask_text(message, secret))}", err=True)
     raise typer.Exit(1)
 
@@ -157,6 +218,22 @@ def _parse_columns(specs: list[str]) -> dict[str, str]:
     return columns
 
 
+def _max_rejected(value: str | None) -> float | None:
+    """``--max-rejected``: a number of rows (``100``) or a percentage of them (``10%``)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        limit: float = float(text[:-1]) / 100 if text.endswith("%") else int(text)
+        return check_max_rejected(limit)
+    except (ValueError, ConfigurationError):
+        raise typer.BadParameter(
+            f"{value!r} is neither a number of rows (e.g. 100) nor a percentage below 100% "
+            "(e.g. 10%)",
+            param_hint="'--max-rejected'",
+        ) from None
+
+
 def _check_paths(paths: list[str]) -> None:
     """Every file is there before the first load starts."""
     for path in paths:
@@ -168,7 +245,7 @@ def _check_paths(paths: list[str]) -> None:
 
 
 class _CountedStdin(io.BufferedIOBase):
-    """stdin's bytes, counting lines for the spinner; the library streams and parses them
+    """stdin's bytes, counting lines for the progress line; the library streams and parses them
     (a bad line is quarantined with ``<stdin> line N``)."""
 
     name = "<stdin>"
@@ -196,14 +273,19 @@ def load(
             "one load each, in order; - reads JSON lines from stdin.",
         ),
     ],
-    table: Annotated[str, typer.Option("--table", "-t", help="Table to load into.")],
+    table: Annotated[
+        str, typer.Option("--table", "-t", metavar="TABLE", help="Table to load into.")
+    ],
     strategy: Annotated[Strategy, typer.Option(help="How rows are applied.")] = "append",
     key: Annotated[
         list[str] | None,
-        typer.Option("--key", "-k", help="Key column; repeat for a composite key."),
+        typer.Option(
+            "--key", "-k", metavar="COLUMN", help="Key column; repeat for a composite key."
+        ),
     ] = None,
     cursor: Annotated[
-        str | None, typer.Option(help="Cursor column of the incremental strategy.")
+        str | None,
+        typer.Option(metavar="COLUMN", help="Cursor column of the incremental strategy."),
     ] = None,
     contract: Annotated[Contract, typer.Option(help="Schema contract.")] = "evolve",
     on_reject: Annotated[
@@ -216,12 +298,29 @@ def load(
         list[str] | None,
         typer.Option(metavar="NAME=TYPE", help="Declare a column's type; repeatable."),
     ] = None,
+    max_rejected: Annotated[
+        str | None,
+        typer.Option(
+            metavar="N|P%",
+            help="Fail the load, committing nothing, when more than N rows (or P% of them) "
+            "are rejected.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show what the load would do (counts, schema changes); commit nothing.",
+        ),
+    ] = False,
     url: Url = DEFAULT_URL,
     verbose: Verbose = False,
     as_json: AsJson = False,
 ) -> None:
     """Load files (or stdin) into a table: one atomic, journaled load per PATH."""
     options: dict[str, Any] = {
+        "max_rejected": _max_rejected(max_rejected),
+        "dry_run": dry_run,
         "strategy": strategy,
         "key": key or None,
         "cursor": cursor,
@@ -232,22 +331,43 @@ def load(
     }
     _check_paths(paths)
     results: list[LoadResult] = []
-    with _dataset(url, verbose) as ds:
+    # a dry run into a DuckDB file that does not exist runs on an empty stand-in: no file
+    with _dataset(url, verbose, reading="load" if dry_run else None) as ds:
         try:
             for path in paths:
                 results.append(_load_one(ds, path, table, options))
         finally:  # the loads that finished are shown even when a later one fails
             if results:
                 render.loads(results, as_json)
+    _fail_when_all_rejected(results)
 
 
 def _load_one(ds: Dataset, path: str, table: str, options: dict[str, Any]) -> LoadResult:
     if path == STDIN:
         counter = render.Counter()
-        with render.Spinner(f"loading <stdin> into {table}", counter):
-            return ds.load(_CountedStdin(counter), table, **options)
-    with render.Spinner(f"loading {path} into {table}"):
-        return ds.load(Path(path), table, **options)
+        with render.LoadProgress(f"loading <stdin> into {table}", counter) as shown:
+            return ds.load(_CountedStdin(counter), table, progress=shown, **options)
+    with render.LoadProgress(f"loading {path} into {table}") as shown:
+        return ds.load(Path(path), table, progress=shown, **options)
+
+
+def _fail_when_all_rejected(results: list[LoadResult]) -> None:
+    """Exit 1 when a load rejected every row it read: it committed (the rows are in the
+    quarantine), but nothing reached the table, which is rarely what was meant."""
+    empty = [r for r in results if r.rows_in and r.rejected == r.rows_in]
+    if not empty:
+        return
+    r = empty[0]
+    more = f" (and in {len(empty) - 1} more load(s))" if len(empty) > 1 else ""
+    where = (
+        "" if r.status == "dry_run" else f"; see freight rejected {r.table} --load-id {r.load_id}"
+    )
+    typer.echo(
+        f"error: every row was rejected ({r.rejected:,} of {r.rows_in:,} into {r.table}){more}"
+        f"{where}",
+        err=True,
+    )
+    raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------------- reading
@@ -277,9 +397,12 @@ def schema(
 @app.command()
 def history(
     table: Annotated[
-        str | None, typer.Option("--table", "-t", help="Only loads into this table.")
+        str | None,
+        typer.Option("--table", "-t", metavar="TABLE", help="Only loads into this table."),
     ] = None,
-    limit: Annotated[int, typer.Option(min=0, help="Newest N loads; 0 shows all.")] = 20,
+    limit: Annotated[
+        int, typer.Option(min=0, metavar="N", help="Newest N loads; 0 shows all.")
+    ] = 20,
     url: Url = DEFAULT_URL,
     verbose: Verbose = False,
     as_json: AsJson = False,
@@ -295,8 +418,12 @@ def rejected(
     table: Annotated[
         str | None, typer.Argument(metavar="TABLE", help="Only rows meant for this table.")
     ] = None,
-    load_id: Annotated[str | None, typer.Option(help="Only rows of this load.")] = None,
-    limit: Annotated[int, typer.Option(min=0, help="At most N rows; 0 shows all.")] = 50,
+    load_id: Annotated[
+        str | None, typer.Option(metavar="ID", help="Only rows of this load.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=0, metavar="N", help="At most N rows; 0 shows all.")
+    ] = 50,
     url: Url = DEFAULT_URL,
     verbose: Verbose = False,
     as_json: AsJson = False,

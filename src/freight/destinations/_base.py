@@ -125,6 +125,12 @@ def open_destination(url: str, options: dict[str, Any]) -> Destination:
     target = REGISTRY.get(scheme)
     if target is None:
         known = ", ".join(f"{s}://" for s in sorted(REGISTRY))
+        if not scheme:  # (echoed only when it cannot hold a password)
+            given = "the URL" if "@" in url or "pass" in url.lower() else repr(url)
+            raise ConfigurationError(
+                f"{given} is not a dataset URL: a URL starts with its destination, "
+                "e.g. duckdb:///path.duckdb or postgresql://user@host/db"
+            )
         raise ConfigurationError(f"unknown destination scheme {scheme!r}; freight knows {known}")
     module_name, cls_name = target.split(":")
     try:
