@@ -17,8 +17,11 @@ dev: $(PY)
 	$(PIP) install --quiet -e '.[dev]'
 
 ## make demo: create .venv, install freight, run the main job on the embedded DuckDB default
+## (then: .venv/bin/freight history --url duckdb:///demo.duckdb)
 demo: install
 	$(PY) examples/demo.py
+
+## make test: the PostgreSQL tests use FREIGHT_TEST_POSTGRES (README: Set-up)
 
 ## make test: install the dev dependencies and run the whole suite
 test: dev

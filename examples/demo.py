@@ -6,6 +6,7 @@
 2. Merge an update batch on ``submission_id``: 400 changed rows are updated, 300 identical
    rows are left alone, 300 new rows are inserted and 5 invalid rows are quarantined.
 3. Run the same merge again: freight recognises the batch and skips it (idempotent).
+4. Print the table's final row count and what to try next with the ``freight`` command.
 
 The sample files are made by ``examples/make_sample.py``.
 """
@@ -61,3 +62,15 @@ with freight.connect(url) as ds:
     console.print(f"{len(rejected)} rows quarantined in submissions:", highlight=False)
     for bad in rejected[:5]:
         console.print(f"  row {bad.row_number}: {bad.reason}", markup=False, highlight=False)
+
+    stored = ds.read("submissions", columns=["submission_id"]).num_rows
+    console.print(f"\nsubmissions now holds {stored:,} rows.", highlight=False)
+    # next: the same dataset from the command line (ds.url has any password masked)
+    console.print(
+        "Next, try the freight command on the same dataset (or `. .venv/bin/activate` and "
+        "drop the .venv/bin/):\n"
+        f"  .venv/bin/freight rejected submissions --url {ds.url}\n"
+        f"  .venv/bin/freight history --url {ds.url}",
+        markup=False,
+        highlight=False,
+    )

@@ -282,8 +282,8 @@ def rejected(rows: Sequence[RejectedRow], more: bool, as_json: bool) -> None:
     t.add_column("load id", no_wrap=True, min_width=ids)  # whole: it is meant to be copied
     t.add_column("table", overflow="fold")
     t.add_column("row", justify="right", no_wrap=True)
-    t.add_column("reason", ratio=1)
-    t.add_column("as given", ratio=1, overflow="fold")
+    t.add_column("reason", ratio=1, overflow="fold")
+    t.add_column("as given", ratio=2, overflow="fold")
     for r in rows:
         given = orjson.dumps(r.row, default=str).decode()
         number = "" if r.row_number is None else str(r.row_number)
