@@ -21,9 +21,8 @@ dev: $(PY)
 demo: install
 	$(PY) examples/demo.py
 
-## make test: the PostgreSQL tests use FREIGHT_TEST_POSTGRES (README: Set-up)
-
-## make test: install the dev dependencies and run the whole suite
+## make test: install the dev dependencies and run the whole suite (the PostgreSQL tests use
+## the database named by FREIGHT_TEST_POSTGRES; see the README's Set-up)
 test: dev
 	$(PY) -m pytest -q
 
