@@ -568,12 +568,15 @@ def _stop_on_rejects(
 def _too_many(
     limit: float, rejected: int, rows_in: int, reasons: list[str], *, done: bool
 ) -> RejectedRowsError:
-    allowed = f"{limit:,} rows" if isinstance(limit, int) else f"{limit:.0%} of the rows"
-    read = f"of {rows_in:,} rows" if done else f"in the first {rows_in:,} rows"
+    if isinstance(limit, int):
+        allowed = f"at most {limit:,} row{'' if limit == 1 else 's'}"
+    else:
+        allowed = f"at most {limit * 100:g}% of the rows"
+    read = f"{rows_in:,} rows" if done else f"the first {rows_in:,} rows"
     first = f": {reasons[0]}" if reasons else ""
     return RejectedRowsError(
-        f"{rejected:,} row(s) rejected {read}, more than max_rejected allows "
-        f"({allowed}); nothing was committed{first}",
+        f"{rejected:,} of {read} rejected, more than max_rejected allows ({allowed}); "
+        f"nothing was committed{first}",
         reasons=list(reasons),
         rejected=rejected,
         rows_in=rows_in,
