@@ -428,12 +428,13 @@ def test_progress_appears_only_for_slow_loads_and_on_a_terminal() -> None:
 
 
 def test_progress_shows_a_bar_and_the_time_left_when_the_size_is_known() -> None:
-    p = Progress(rows=5000, seconds=60.0, bytes_read=250, total_bytes=1000)
+    p = Progress(rows=5000, seconds=60.0, bytes_read=250_000, total_bytes=1_000_000)
     console = Console(file=io.StringIO(), width=120)
     with console.capture() as cap:
         console.print(_cli_render.describe("loading x", p))
     line = cap.get()
-    assert "25%" in line and "5,000 rows read, 83 rows/s, 3:00 left" in line
+    assert "25%" in line
+    assert "5,000 rows read (250.0 kB of 1.0 MB), 83 rows/s, 3:00 left" in line
     assert "━" in line  # the bar
     assert "left" not in str(_cli_render.describe("x", Progress(rows=1, seconds=1.0)))
 

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import typer
 from rich.console import Console, RenderableType
+from rich.filesize import decimal
 from rich.markup import escape
 from rich.measure import Measurement
 from rich.progress_bar import ProgressBar
@@ -72,10 +73,13 @@ DELAY = 1.0
 
 
 def describe(label: str, p: Progress | None, rows: int = 0) -> RenderableType:
-    """The progress line: rows read, rows per second and, when the input's size is known, a
-    bar, the share done and the time left."""
+    """The progress line: rows (and bytes, when the reader counts them) read, rows per second
+    and, when the input's size is known, a bar, the share done and the time left."""
     rows = max(rows, p.rows if p else 0)
     text = f"{label}: {rows:,} rows read"
+    if p is not None and p.bytes_read is not None:
+        of = f" of {decimal(p.total_bytes)}" if p.total_bytes else ""
+        text += f" ({decimal(p.bytes_read)}{of})"
     if p is not None and p.seconds > 0:
         text += f", {p.rows_per_second:,.0f} rows/s"
     done = p.fraction if p is not None else None
