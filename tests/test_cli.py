@@ -21,6 +21,7 @@ from freight.cli import app
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 USERS = [{"id": 1, "name": "ada"}, {"id": 2, "name": "grace"}]
+COMMANDS = ["load", "tables", "schema", "history", "rejected", "health"]
 
 
 def write_jsonl(path: Path, rows: list[Any], *extra_lines: str) -> Path:
@@ -363,10 +364,13 @@ def test_a_url_without_a_scheme_says_what_a_url_looks_like(given: str) -> None:
     assert "secret" not in line
 
 
-@pytest.mark.parametrize("command", ["load", "tables", "schema", "history", "rejected", "health"])
-def test_help_shows_no_python_type_names(command: str) -> None:
-    out = ok(command, "--help", env={"COLUMNS": "200"}).stdout
-    assert "--url" in out
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [([], "--version"), *(([c], "--url") for c in COMMANDS)],
+)
+def test_help_shows_no_python_type_names(command: list[str], option: str) -> None:
+    out = ok(*command, "--help", env={"COLUMNS": "200"}).stdout
+    assert option in out
     assert not re.search(r"<(bool|str|int|list\[str\])>", out), out
 
 
@@ -459,7 +463,7 @@ def doc_sections() -> dict[str, str]:
 def test_every_command_and_option_is_documented() -> None:
     group = typer.main.get_command(app)
     commands = group.commands  # type: ignore[attr-defined]
-    assert set(commands) == {"load", "tables", "schema", "history", "rejected", "health"}
+    assert set(commands) == set(COMMANDS)
     sections = doc_sections()
     for name, command in commands.items():
         section = next((body for h, body in sections.items() if f"freight {name}" in h), None)

@@ -35,6 +35,9 @@ STDIN = "-"
 class _Group(TyperGroup):
     """Runs the app so that a usage error, too, is one line on stderr (exit 2)."""
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_help(super().get_params(ctx))
+
     def main(
         self,
         args: Sequence[str] | None = None,
@@ -65,18 +68,20 @@ class _Argument(TyperArgument):
         return None  # the metavar says it (PATH, TABLE)
 
 
-class _Command(TyperCommand):
+def _plain_help(params: list[Any]) -> list[Any]:
     """Help without Python's type names (``<bool>``, ``<list[str]>``): an argument shows its
     metavar, an option its metavar (``--key COLUMN``) or choices, a flag nothing."""
+    for p in params:
+        if isinstance(p, TyperOption) and p.is_flag and p.metavar is None:
+            p.metavar = ""
+        elif isinstance(p, TyperArgument) and not isinstance(p, _Argument):
+            p.__class__ = _Argument
+    return params
 
+
+class _Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
-        params = super().get_params(ctx)
-        for p in params:
-            if isinstance(p, TyperOption) and p.is_flag and p.metavar is None:
-                p.metavar = ""
-            elif isinstance(p, TyperArgument) and not isinstance(p, _Argument):
-                p.__class__ = _Argument
-        return params
+        return _plain_help(super().get_params(ctx))
 
 
 class _App(typer.Typer):
