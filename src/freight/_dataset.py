@@ -50,6 +50,10 @@ def connect(url: str | None = None, **options: Any) -> Dataset:
     return Dataset(url or DEFAULT_URL, **options)
 
 
+#: the pause between attempts of a load (or of opening a destination)
+_BACKOFF = wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05)
+
+
 def _retryable(e: BaseException) -> bool:
     return isinstance(e, DestinationError) and e.transient
 
@@ -126,15 +130,26 @@ class Dataset:
             or (kind.__name__ == "Table" and kind.__module__.startswith("pyarrow"))
         )
         attempts = self.retries if replayable else 1  # a consumed generator cannot be replayed
+        in_doubt = False  # a COMMIT went unanswered: the journal tells whether it took effect
         try:
             for attempt in Retrying(
                 stop=stop_after_attempt(attempts),
-                wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
+                wait=_BACKOFF,
                 retry=retry_if_exception(_retryable),
                 reraise=True,
             ):
                 with attempt:
-                    return self._load_once(data, plan, load_id, started, t0)
+                    if in_doubt and (done := self._settled(load_id, t0)) is not None:
+                        return done
+                    try:
+                        return self._load_once(data, plan, load_id, started, t0)
+                    except DestinationError as e:
+                        if not e.context.get("in_doubt"):
+                            raise
+                        in_doubt = True
+                        if (done := self._settled(load_id, t0)) is not None:
+                            return done
+                        raise
         except FreightError as e:
             e.load_id = e.load_id or load_id
             e.table = e.table or plan.table
@@ -147,6 +162,37 @@ class Dataset:
             self._record_failure(plan, load_id, started, err)
             raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _settled(self, load_id: str, t0: float) -> LoadResult | None:
+        """The outcome of a load whose COMMIT went unanswered, as the journal has it; None
+        when it did not commit or the journal cannot be asked now. (A retry is safe either
+        way: the journal's unique load id refuses a second outcome.)"""
+        find = getattr(self._dest, "find_load", None)
+        try:
+            r = find(load_id) if find else None
+        except DestinationError:
+            return None
+        if r is None or r.status == "failed":
+            return None
+        return LoadResult(
+            r.load_id,
+            r.table,
+            r.strategy,
+            r.status,
+            rows_in=r.rows_in,
+            inserted=r.inserted,
+            updated=r.updated,
+            unchanged=r.unchanged,
+            deleted=r.deleted,
+            skipped=r.skipped,
+            deduplicated=r.deduplicated,
+            rejected=r.rejected,
+            removed=r.removed,
+            schema_changes=list(r.schema_changes),
+            checksum=r.checksum,
+            seconds=time.perf_counter() - t0,
+            cursor_value=r.cursor_value,
+        )
 
     def _check_name(self, name: str, what: str) -> None:
         caps = self._dest.capabilities

@@ -105,6 +105,9 @@ class Destination(Protocol):
 
     # optional: ``stored_fits_float(table, column) -> bool`` on its own connection; without it
     # a stored integer column never widens to float64 (fractional values are rejected)
+    # optional: ``find_load(load_id) -> LoadRecord | None``, the journal's record of one load
+    # on a new connection; a destination whose commit can go unanswered (a session's
+    # ``commit`` raising a DestinationError with ``context["in_doubt"]``) must have it
 
 
 #: URL scheme -> "module:Class", imported on first use.

@@ -98,6 +98,25 @@ def _cast(expr: str, column_type: str) -> str:
     return f"CAST({expr} AS {without_typmod(column_type).replace('%', '%%')})"
 
 
+#: one row per load id in the journal: a load never has two outcomes
+JOURNAL_KEY = "_freight_loads_load_id"
+
+#: server-side TCP keepalives of freight's sessions (seconds): the backend of a client that
+#: vanished without closing its socket ends (and lets go of its locks) within ~11 s, not
+#: the operating system's default of two hours
+KEEPALIVES = {
+    "tcp_keepalives_idle": "5",
+    "tcp_keepalives_interval": "2",
+    "tcp_keepalives_count": "3",
+}
+#: ... and libpq's, so the client notices a server that vanished
+CLIENT_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
+
 #: sqlstates a retry of the whole load may get past
 _TRANSIENT = {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "55P03", "42P07", "42701"}
 #: connect failures no retry can cure; "no such database/user" is how PgBouncer (and so
@@ -114,14 +133,40 @@ _PERMANENT_CONNECT = (
 
 
 def parse_url(url: str) -> tuple[str, str | None, list[str]]:
-    """-> (libpq URL without freight's own ``schema`` parameter, schema, secrets to mask)."""
+    """-> (libpq URL without freight's own ``schema`` parameter, schema, secrets to mask).
+
+    An unencoded ``@`` in the user or password is refused: libpq would cut the password at
+    its first ``@`` and take the rest for the host name (showing it in its errors)."""
     parts = urlsplit(url)
+    if parts.netloc.count("@") > 1:
+        raise ConfigurationError(
+            f"the PostgreSQL URL {mask_url(url)} has an '@' in its user or password: "
+            "percent-encode it as %40 (e.g. urllib.parse.quote(password, safe=''))"
+        )
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = next((v for k, v in query if k == "schema"), None)
     rest = urlencode([(k, v) for k, v in query if k != "schema"])
     secrets = [s for s in (parts.password, unquote(parts.password or "")) if s]
     secrets += [v for k, v in query if k == "password" and v]
     return urlunsplit(("postgresql", parts.netloc, parts.path, rest, "")), schema, secrets
+
+
+def _scrub(e: BaseException) -> None:
+    """Detach a driver error (and those it chains) from its connection, whose ``info``
+    holds the password: the freight error raised in its place keeps it as ``__context__``
+    (``from None`` only hides it). Its traceback goes too (its frames hold the
+    connection); the freight error carries the message and sqlstate."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [e]
+    while todo:
+        x = todo.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, psycopg.Error):
+            x._pgconn = None
+        x.__traceback__ = None
+        todo += [x.__cause__, x.__context__]
 
 
 def _transient(e: psycopg.Error) -> bool:
@@ -261,7 +306,12 @@ class PostgresSession(SqlSession):
                 self.conn.execute(*self._journal)
                 self.conn.commit()
         except psycopg.Error as e:
-            raise self.dest.error(e, "committing") from None
+            err = self.dest.error(e, "committing")
+            if self.conn.broken or (
+                e.sqlstate == "23505" and e.diag.constraint_name == JOURNAL_KEY
+            ):  # the COMMIT may have taken effect (or another attempt's did): ask the journal
+                err.context["in_doubt"] = True
+            raise err from None
         finally:
             self._journal = None
 
@@ -615,6 +665,7 @@ class PostgresDestination:
             self._kwargs["connect_timeout"] = connect_timeout
         if "application_name" not in params:
             self._kwargs["application_name"] = application_name
+        self._kwargs.update({k: v for k, v in CLIENT_KEEPALIVES.items() if k not in params})
         self._where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
         self._pool = Pool(self._connect, pool_size)
         self._prepare()
@@ -628,7 +679,9 @@ class PostgresDestination:
         return mask_text(" ".join(str(e).split()) or type(e).__name__, *self._secrets)
 
     def error(self, e: psycopg.Error, what: str) -> DestinationError:
-        """A driver error as a one-line DestinationError, credentials masked, transient or not."""
+        """A driver error as a one-line DestinationError, credentials masked, transient or not;
+        the driver error is detached from its connection (see ``_scrub``)."""
+        _scrub(e)
         return DestinationError(
             f"PostgreSQL failed while {what}: {self._mask(e)}",
             destination="postgres",
@@ -638,11 +691,21 @@ class PostgresDestination:
 
     def _connect(self) -> psycopg.Connection:
         try:
-            return psycopg.connect(
+            conn = psycopg.connect(
                 self._conninfo, autocommit=False, prepare_threshold=None, **self._kwargs
             )
         except psycopg.Error as e:
             raise self.error(e, f"connecting to {self._where}") from None
+        try:
+            conn.execute(
+                "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in KEEPALIVES),
+                [v for kv in KEEPALIVES.items() for v in kv],
+            )
+            conn.commit()
+        except psycopg.Error as e:
+            conn.close()
+            raise self.error(e, f"connecting to {self._where}") from None
+        return conn
 
     @contextmanager
     def _conn(self, what: str = "reading") -> Iterator[psycopg.Connection]:
@@ -663,13 +726,17 @@ class PostgresDestination:
         return f"{DIALECT.ident(self.pg_schema)}.{DIALECT.ident(table)}"
 
     def _prepare(self) -> None:
-        """Create the schema and freight's tables if missing (serialised across processes)."""
-        loads, rejected = (f"{q(self.pg_schema)}.{q(t)}" for t in (LOADS, REJECTED))
+        """Create the schema and freight's tables if missing (serialised across processes),
+        and the journal's unique index on the load id. A journal made before that index
+        gets it; one that already holds a load id twice (or that this role may not index)
+        keeps working without it."""
+        names = (LOADS, REJECTED, JOURNAL_KEY)
+        loads, rejected, key = (f"{q(self.pg_schema)}.{q(t)}" for t in names)
         with self._conn("preparing freight's tables") as conn:
             have = conn.execute(
                 "SELECT to_regnamespace(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL, "
-                "to_regclass(%s) IS NOT NULL",
-                [q(self.pg_schema), loads, rejected],
+                "to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL",
+                [q(self.pg_schema), loads, rejected, key],
             ).fetchone()
             if have and not all(have):
                 conn.execute(
@@ -679,6 +746,15 @@ class PostgresDestination:
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {DIALECT.ident(self.pg_schema)}", [])
                 conn.execute(journal_ddl(DIALECT, self._ref(LOADS), LOAD_COLUMNS), [])
                 conn.execute(journal_ddl(DIALECT, self._ref(REJECTED), REJECTED_COLUMNS), [])
+                try:
+                    with conn.transaction():  # a savepoint: a refusal leaves the rest
+                        conn.execute(
+                            f"CREATE UNIQUE INDEX IF NOT EXISTS {DIALECT.ident(JOURNAL_KEY)} "
+                            f"ON {self._ref(LOADS)} (load_id)",
+                            [],
+                        )
+                except (psycopg.errors.UniqueViolation, psycopg.errors.InsufficientPrivilege):
+                    pass
 
     # --------------------------------------------------------------- catalogue
 
@@ -717,6 +793,16 @@ class PostgresDestination:
         marks = ", ".join(["%s"] * len(values))
         with self._conn("writing the journal") as conn:
             conn.execute(f"INSERT INTO {self._ref(LOADS)} ({cols}) VALUES ({marks})", values)
+
+    def find_load(self, load_id: str) -> LoadRecord | None:
+        """The journal's record of a load (its committed one, if any), on a new connection:
+        how the outcome of a COMMIT whose answer was lost is found out."""
+        rows = self._rows(
+            f"SELECT * FROM {self._ref(LOADS)} WHERE load_id = %s "
+            "ORDER BY status = 'committed' DESC LIMIT 1",
+            [load_id],
+        )
+        return record_from_row(rows[0]) if rows else None
 
     # --------------------------------------------------------------- reading
 

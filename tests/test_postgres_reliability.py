@@ -1,0 +1,147 @@
+"""PostgreSQL over a failing network: a COMMIT whose answer is lost is found out from the
+journal (never guessed), a load id has one outcome, connecting retries what a retry may
+cure. Real cuts through a loopback proxy (tests/_pg_net.py) in front of the real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import freight
+from _pg_net import CutProxy
+from conftest import pg_admin, pg_url
+from freight.destinations import postgres as pgdest
+
+pytestmark = pytest.mark.postgres
+
+psycopg = pytest.importorskip("psycopg")
+
+
+@pytest.fixture
+def proxy(pg_schema: str) -> Iterator[CutProxy]:
+    p = CutProxy(pg_url(pg_schema))
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def admin(pg_schema: str) -> Iterator[Any]:
+    conn = pg_admin()
+    yield conn
+    conn.close()  # type: ignore[attr-defined]
+
+
+def journal(admin: Any, schema: str) -> list[tuple[str, str]]:
+    return admin.execute(
+        f'SELECT load_id, status FROM "{schema}"._freight_loads ORDER BY started_at'
+    ).fetchall()
+
+
+def stored(admin: Any, schema: str, table: str) -> list[tuple[Any, ...]]:
+    return admin.execute(f'SELECT id, v FROM "{schema}"."{table}" ORDER BY id').fetchall()
+
+
+def key_of(strategy: str) -> str | None:
+    return "id" if strategy == "merge" else None
+
+
+def rows_of(kind: str, n: int, v: int, first: int = 0) -> Any:
+    rows = [{"id": i, "v": v} for i in range(first, first + n)]
+    return rows if kind == "list" else (r for r in rows)
+
+
+@pytest.mark.parametrize("strategy", ["append", "merge"])
+@pytest.mark.parametrize("kind", ["list", "generator"])
+def test_commit_whose_answer_is_lost_is_found_committed(
+    proxy: CutProxy, pg_schema: str, admin: Any, kind: str, strategy: str
+) -> None:
+    with freight.connect(proxy.url(pg_url(pg_schema))) as ds:
+        ds.load(rows_of("list", 3, 0), "t", strategy=strategy, key=key_of(strategy))
+        proxy.arm("after")
+        first = 0 if strategy == "merge" else 3
+        r = ds.load(rows_of(kind, 5, 1, first), "t", strategy=strategy, key=key_of(strategy))
+        assert proxy.cut.is_set()
+        assert r.status == "committed"
+        if strategy == "merge":
+            assert (r.inserted, r.updated) == (2, 3)
+            assert stored(admin, pg_schema, "t") == [(i, 1) for i in range(5)]
+        else:
+            assert r.inserted == 5 and len(stored(admin, pg_schema, "t")) == 8
+        # one outcome for the load: its committed row and nothing else
+        assert [s for lid, s in journal(admin, pg_schema) if lid == r.load_id] == ["committed"]
+        again = ds.load(rows_of("list", 5, 1, first), "t", strategy=strategy, key=key_of(strategy))
+        assert again.status == "skipped"
+
+
+@pytest.mark.parametrize("strategy", ["append", "merge"])
+def test_commit_lost_on_its_way_is_retried_once_for_a_list(
+    proxy: CutProxy, pg_schema: str, admin: Any, strategy: str
+) -> None:
+    with freight.connect(proxy.url(pg_url(pg_schema))) as ds:
+        ds.load(rows_of("list", 3, 0), "t", strategy=strategy, key=key_of(strategy))
+        proxy.arm("before")
+        first = 0 if strategy == "merge" else 3
+        r = ds.load(rows_of("list", 5, 1, first), "t", strategy=strategy, key=key_of(strategy))
+        assert proxy.cut.is_set() and r.status == "committed"
+        expected = [(i, 1) for i in range(5)] if strategy == "merge" else None
+        got = stored(admin, pg_schema, "t")
+        assert got == expected if expected else len(got) == 8
+        assert [s for lid, s in journal(admin, pg_schema) if lid == r.load_id] == ["committed"]
+
+
+def test_commit_lost_on_its_way_fails_a_generator_load_once(
+    proxy: CutProxy, pg_schema: str, admin: Any
+) -> None:
+    with freight.connect(proxy.url(pg_url(pg_schema))) as ds:
+        proxy.arm("before")
+        with pytest.raises(freight.DestinationError) as e:
+            ds.load(rows_of("generator", 5, 1), "t")
+        assert proxy.cut.is_set() and e.value.transient
+        assert "committing" in str(e.value)
+        assert ds.tables() == []
+        assert [s for lid, s in journal(admin, pg_schema) if lid == e.value.load_id] == ["failed"]
+
+
+def test_a_load_id_has_one_outcome(pg_schema: str, admin: Any) -> None:
+    with freight.connect(pg_url(pg_schema)) as ds:
+        r = ds.load([{"id": 1}], "t")
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        admin.execute(
+            f'INSERT INTO "{pg_schema}"._freight_loads (load_id, table_name, status) '
+            "VALUES (%s, 't', 'failed')",
+            [r.load_id],
+        )
+
+
+def journal_key(admin: Any, schema: str) -> bool:
+    return bool(
+        admin.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", [f'"{schema}"."{pgdest.JOURNAL_KEY}"']
+        ).fetchone()[0]
+    )
+
+
+def test_an_older_journal_gets_its_unique_load_id(pg_schema: str, admin: Any) -> None:
+    with freight.connect(pg_url(pg_schema)) as ds:
+        ds.load([{"id": 1}], "t")
+    admin.execute(f'DROP INDEX "{pg_schema}"."{pgdest.JOURNAL_KEY}"')
+    with freight.connect(pg_url(pg_schema)) as ds:
+        assert journal_key(admin, pg_schema)
+        assert ds.load([{"id": 2}], "t").inserted == 1
+
+
+def test_an_older_journal_holding_a_load_id_twice_keeps_working(pg_schema: str, admin: Any) -> None:
+    with freight.connect(pg_url(pg_schema)) as ds:
+        r = ds.load([{"id": 1}], "t")
+    admin.execute(f'DROP INDEX "{pg_schema}"."{pgdest.JOURNAL_KEY}"')
+    admin.execute(
+        f'INSERT INTO "{pg_schema}"._freight_loads (load_id, table_name, status, started_at) '
+        "VALUES (%s, 't', 'failed', now())",
+        [r.load_id],
+    )
+    with freight.connect(pg_url(pg_schema)) as ds:
+        assert not journal_key(admin, pg_schema)
+        assert ds.load([{"id": 2}], "t").inserted == 1
+        assert len(ds.history("t")) == 3
