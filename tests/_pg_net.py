@@ -107,7 +107,7 @@ class CutProxy:
         self.mode = mode
 
     def close(self) -> None:
-        self.sock.close()
+        _close(self.sock)  # shutdown wakes the accepting thread: the port stops listening
         with self._lock:
             _close(*self._open)
 

@@ -544,7 +544,7 @@ def test_connection_failures_are_one_line_destination_errors(
     admin: Any, url: str, transient: bool
 ) -> None:
     with pytest.raises(freight.DestinationError) as e:
-        freight.connect(url)
+        freight.connect(url, wait=0)  # (waiting out a refused connection: test_connect_wait)
     assert e.value.transient is transient
     assert "\n" not in str(e.value) and "PostgreSQL failed while connecting" in str(e.value)
     assert e.value.__cause__ is None and e.value.__suppress_context__
@@ -653,7 +653,7 @@ def test_credentials_never_shown_when_connecting(
             pytest.raises(freight.FreightError) as e,
         ):
             warnings.simplefilter("always")
-            freight.connect(urls[case])
+            freight.connect(urls[case], wait=0)
         check_masked(e.value, caplog, caught)
         if case == "wrong password":
             assert CANARY.encode() in server.received  # it really was sent, and still not shown

@@ -145,3 +145,17 @@ def test_an_older_journal_holding_a_load_id_twice_keeps_working(pg_schema: str, 
         assert not journal_key(admin, pg_schema)
         assert ds.load([{"id": 2}], "t").inserted == 1
         assert len(ds.history("t")) == 3
+
+
+@pytest.mark.parametrize("given", [None, "30"])
+def test_sessions_use_tcp_keepalives_on_both_ends(pg_schema: str, given: str | None) -> None:
+    """A vanished client's backend ends (releasing its locks) within seconds, not hours;
+    a keepalive the URL sets wins on the client's side."""
+    url = pg_url(pg_schema) + (f"&keepalives_idle={given}" if given else "")
+    with freight.connect(url) as ds:
+        ds.load([{"a": 1}], "t")
+        conn = ds.destination._pool._idle[-1][0]  # type: ignore[attr-defined]
+        server = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in pgdest.KEEPALIVES}
+        assert server == pgdest.KEEPALIVES
+        client = conn.info.get_parameters()
+        assert client["keepalives_idle"] == (given or "5") and client["keepalives"] == "1"

@@ -11,7 +11,13 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from . import _types as T
 from ._checksum import Checksum
@@ -42,12 +48,18 @@ def new_load_id() -> str:
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}-{secrets.token_hex(3)}"
 
 
-def connect(url: str | None = None, **options: Any) -> Dataset:
+#: seconds ``connect`` keeps retrying a transient failure to open (see ``connect``)
+DEFAULT_WAIT = 5.0
+
+
+def connect(url: str | None = None, *, wait: float = DEFAULT_WAIT, **options: Any) -> Dataset:
     """Open a dataset at ``url`` (default ``duckdb:///freight.duckdb``).
 
-    Keyword options go to the destination (e.g. ``read_only=True`` for DuckDB,
-    ``retries=5`` for any destination)."""
-    return Dataset(url or DEFAULT_URL, **options)
+    A transient failure to open (a DuckDB file another process holds, a refused or dropped
+    connection) is retried with the loads' backoff until ``wait`` seconds have passed
+    (``wait=0``: one attempt). Other keyword options go to the destination (e.g.
+    ``read_only=True`` for DuckDB, ``retries=5`` for any destination)."""
+    return Dataset(url or DEFAULT_URL, wait=wait, **options)
 
 
 #: the pause between attempts of a load (or of opening a destination)
@@ -58,16 +70,42 @@ def _retryable(e: BaseException) -> bool:
     return isinstance(e, DestinationError) and e.transient
 
 
+def _open(url: str, options: dict[str, Any], wait: float) -> Destination:
+    """Open the destination, retrying a transient failure until ``wait`` seconds passed."""
+    if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not wait >= 0:
+        raise ConfigurationError(f"wait must be a number of seconds >= 0, not {wait!r}")
+    try:
+        for attempt in Retrying(
+            stop=stop_after_delay(wait),
+            wait=_BACKOFF,
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        ):
+            with attempt:
+                return open_destination(url, options)
+    except DestinationError as e:
+        if e.transient and wait:
+            e.message = f"{e.message} (still failing after connect(wait={wait:g}) seconds)"
+        raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class Dataset:
     """An open destination. Use as a context manager, or call ``close()``."""
 
     def __init__(
-        self, url: str, *, retries: int | None = None, chunk_rows: int | None = None, **options: Any
+        self,
+        url: str,
+        *,
+        retries: int | None = None,
+        chunk_rows: int | None = None,
+        wait: float = DEFAULT_WAIT,
+        **options: Any,
     ) -> None:
         self.url = mask_url(url)
         self._retries = retries
         self.chunk_rows = chunk_rows
-        self._dest: Destination = open_destination(url, options)
+        self._dest: Destination = _open(url, options, wait)
 
     def __repr__(self) -> str:
         return f"Dataset({self.url!r})"
