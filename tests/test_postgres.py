@@ -544,7 +544,7 @@ def test_connection_failures_are_one_line_destination_errors(
     admin: Any, url: str, transient: bool
 ) -> None:
     with pytest.raises(freight.DestinationError) as e:
-        freight.connect(url, wait=0)  # (waiting out a refused connection: test_connect_wait)
+        freight.connect(url, wait=0)  # (waiting out a refused connection: test_connect)
     assert e.value.transient is transient
     assert "\n" not in str(e.value) and "PostgreSQL failed while connecting" in str(e.value)
     assert e.value.__cause__ is None and e.value.__suppress_context__

@@ -79,6 +79,8 @@ CAPABILITIES = Capabilities(
     direct_append=True,
     light_rows=True,
     retries=6,  # serialization failures and deadlocks under concurrent writers
+    drivers=("psycopg", "pgpq"),
+    extra="postgres",
 )
 
 #: a load of one chunk up to this size is read from a JSON setting, not a temporary table

@@ -1,5 +1,6 @@
-"""``connect`` retries a transient failure to open until ``wait`` seconds have passed: a
-DuckDB file another process holds for writing, a PostgreSQL server not accepting yet."""
+"""Opening a dataset: ``connect`` retries a transient failure to open until ``wait``
+seconds have passed (a DuckDB file another process holds for writing, a PostgreSQL server
+not accepting yet), and names a missing driver with the extra that installs it."""
 
 from __future__ import annotations
 
@@ -95,3 +96,32 @@ def test_a_postgres_server_not_listening_yet_is_waited_for(pg_schema: str) -> No
         timer.join()
         for p in started:
             p.close()
+
+
+MISSING = """
+import sys
+sys.modules[sys.argv[1]] = None  # as if not installed: importing it raises ImportError
+import freight
+try:
+    freight.connect(sys.argv[2], wait=0)
+except freight.ConfigurationError as e:
+    print(type(e).__name__, e, "| pyarrow imported:", "pyarrow" in sys.modules)
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("module", ["pgpq", "psycopg"])
+def test_a_missing_driver_is_named_when_connecting_with_the_extra_to_install(
+    pg_schema: str, module: str
+) -> None:
+    pytest.importorskip("psycopg")
+    out = subprocess.run(
+        [sys.executable, "-c", MISSING, module, pg_url(pg_schema)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert out.startswith("ConfigurationError "), out
+    assert module in out and "pip install 'freight[postgres]'" in out
+    assert "pyarrow imported: False" in out  # found out without importing pgpq
