@@ -148,14 +148,14 @@ def test_an_older_journal_holding_a_load_id_twice_keeps_working(pg_schema: str, 
 
 
 @pytest.mark.parametrize("given", [None, "30"])
-def test_sessions_use_tcp_keepalives_on_both_ends(pg_schema: str, given: str | None) -> None:
-    """A vanished client's backend ends (releasing its locks) within seconds, not hours;
+def test_a_load_finds_out_soon_that_its_client_is_gone(pg_schema: str, given: str | None) -> None:
+    """A load's transaction checks for its client every second and uses TCP keepalives on
+    both ends, so a vanished client's backend ends (releasing its locks) within seconds;
     a keepalive the URL sets wins on the client's side."""
     url = pg_url(pg_schema) + (f"&keepalives_idle={given}" if given else "")
-    with freight.connect(url) as ds:
-        ds.load([{"a": 1}], "t")
-        conn = ds.destination._pool._idle[-1][0]  # type: ignore[attr-defined]
-        server = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in pgdest.KEEPALIVES}
-        assert server == pgdest.KEEPALIVES
-        client = conn.info.get_parameters()
+    with freight.connect(url) as ds, ds.destination.session() as s:  # type: ignore[attr-defined]
+        s.columns("t")  # a load's first statements
+        server = {n: s.conn.execute(f"SHOW {n}").fetchone()[0] for n in pgdest.SESSION_SETTINGS}
+        assert server == pgdest.SESSION_SETTINGS
+        client = s.conn.info.get_parameters()
         assert client["keepalives_idle"] == (given or "5") and client["keepalives"] == "1"

@@ -85,7 +85,8 @@ def _open(url: str, options: dict[str, Any], wait: float) -> Destination:
                 return open_destination(url, options)
     except DestinationError as e:
         if e.transient and wait:
-            e.message = f"{e.message} (still failing after connect(wait={wait:g}) seconds)"
+            e.message = f"{e.message}; still so after waiting {wait:g} s (connect(wait=...))"
+            e.args = (e.message,)
         raise
     raise AssertionError("unreachable")  # pragma: no cover
 

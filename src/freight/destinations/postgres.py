@@ -103,15 +103,18 @@ def _cast(expr: str, column_type: str) -> str:
 #: one row per load id in the journal: a load never has two outcomes
 JOURNAL_KEY = "_freight_loads_load_id"
 
-#: server-side TCP keepalives of freight's sessions (seconds): the backend of a client that
-#: vanished without closing its socket ends (and lets go of its locks) within ~11 s, not
-#: the operating system's default of two hours
-KEEPALIVES = {
+#: settings of each load's transaction (``set_config(..., true)``, sent with its first
+#: statements: no round trip of its own) so a load whose client is gone lets go of its
+#: locks soon: the backend checks every second, even while running a statement, that the
+#: client is still there (PostgreSQL 14+), and TCP keepalives (seconds) find a client that
+#: vanished without closing its socket within ~11 s, not the operating system's two hours
+SESSION_SETTINGS = {
+    "client_connection_check_interval": "1s",
     "tcp_keepalives_idle": "5",
     "tcp_keepalives_interval": "2",
     "tcp_keepalives_count": "3",
 }
-#: ... and libpq's, so the client notices a server that vanished
+#: libpq's TCP keepalives, so the client notices a server that vanished
 CLIENT_KEEPALIVES = {
     "keepalives": 1,
     "keepalives_idle": 5,
@@ -208,6 +211,7 @@ class PostgresSession(SqlSession):
         self._fresh: set[str] = set()  # keyed tables this load created
         self._keys: dict[str, list[tuple[str, ...]]] = {}
         self._journal: tuple[str, list[Any]] | None = None
+        self._settings_sent = False
         self._changes: list[str] = []
         self._view_sql = ""
         self._marks: dict[str, list[dict[str, Any]]] = {}  # sent with the catalogue
@@ -263,6 +267,7 @@ class PostgresSession(SqlSession):
         self._end_copy()
         try:
             with self.conn.pipeline():
+                self._send_settings()
                 sent = send_catalog(self.conn, self._quoted(table))
                 mark = self.conn.cursor(row_factory=dict_row).execute(self._mark_sql(), [table])
             cat = Catalog.of(sent)
@@ -270,6 +275,19 @@ class PostgresSession(SqlSession):
         except psycopg.Error as e:
             raise self.dest.error(e, f"reading the columns of {table}") from None
         return self._remember(table, cat)
+
+    def _send_settings(self) -> None:
+        """``SESSION_SETTINGS`` for this transaction, once, in the caller's pipeline."""
+        if self._settings_sent:
+            return
+        self._settings_sent = True
+        names = [n for n in SESSION_SETTINGS if n != "client_connection_check_interval"]
+        if self.conn.info.server_version >= 140000:
+            names.append("client_connection_check_interval")
+        self.conn.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in names),
+            [v for n in names for v in (n, SESSION_SETTINGS[n])],
+        )
 
     def _mark_rows(self, table: str) -> list[dict[str, Any]]:
         rows = self._marks.pop(table, None)
@@ -693,21 +711,11 @@ class PostgresDestination:
 
     def _connect(self) -> psycopg.Connection:
         try:
-            conn = psycopg.connect(
+            return psycopg.connect(
                 self._conninfo, autocommit=False, prepare_threshold=None, **self._kwargs
             )
         except psycopg.Error as e:
             raise self.error(e, f"connecting to {self._where}") from None
-        try:
-            conn.execute(
-                "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in KEEPALIVES),
-                [v for kv in KEEPALIVES.items() for v in kv],
-            )
-            conn.commit()
-        except psycopg.Error as e:
-            conn.close()
-            raise self.error(e, f"connecting to {self._where}") from None
-        return conn
 
     @contextmanager
     def _conn(self, what: str = "reading") -> Iterator[psycopg.Connection]:
