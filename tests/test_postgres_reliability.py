@@ -4,6 +4,8 @@ cure. Real cuts through a loopback proxy (tests/_pg_net.py) in front of the real
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -159,3 +161,43 @@ def test_a_load_finds_out_soon_that_its_client_is_gone(pg_schema: str, given: st
         assert server == pgdest.SESSION_SETTINGS
         client = s.conn.info.get_parameters()
         assert client["keepalives_idle"] == (given or "5") and client["keepalives"] == "1"
+
+
+def backend_alive(admin: Any, pid: int) -> bool:
+    return bool(
+        admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0]
+    )
+
+
+def test_a_backend_whose_client_is_gone_ends_in_the_middle_of_a_statement(
+    proxy: CutProxy, pg_schema: str, admin: Any
+) -> None:
+    """Its locks are not held until a long statement ends on its own: a retry of the load
+    gets them. (The statement would run for an hour; the bound below is only a guard.)"""
+    errors: list[BaseException] = []
+    with freight.connect(proxy.url(pg_url(pg_schema))) as ds, ds.destination.session() as s:  # type: ignore[attr-defined]
+        s.columns("t")
+        pid = s.conn.info.backend_pid
+
+        def run() -> None:
+            try:
+                s._exec("SELECT pg_sleep(3600)")
+            except freight.DestinationError as e:
+                errors.append(e)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        while not admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND query LIKE %s",
+            [pid, "%pg_sleep%"],
+        ).fetchone()[0]:
+            time.sleep(0.05)
+        proxy.close()  # the network is gone, mid-statement
+        worker.join(60)
+        guard = time.monotonic() + 60
+        while backend_alive(admin, pid) and time.monotonic() < guard:
+            time.sleep(0.1)
+        alive = backend_alive(admin, pid)
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])  # (if failing: let go)
+        assert not alive
+    assert len(errors) == 1 and errors[0].transient
