@@ -95,7 +95,7 @@ def server() -> Iterator[FakeServer]:
 
 
 @pytest.mark.parametrize(
-    "case", ["bad password", "bad host", "bad database", "refused", "unencoded @"]
+    "case", ["bad password", "bad host", "bad database", "refused", "unencoded @", "bad url"]
 )
 def test_connect_failures_hold_no_password(
     case: str, server: FakeServer, caplog: pytest.LogCaptureFixture
@@ -107,6 +107,7 @@ def test_connect_failures_hold_no_password(
         "bad database": with_password(base) + "/no_such_database_here",
         "refused": f"postgresql://postgres:{CANARY}@127.0.0.1:1/test",
         "unencoded @": f"postgresql://postgres:Canary@{CANARY}@127.0.0.1:5432/test",
+        "bad url": f"postgresql://postgres:{CANARY}%zz@127.0.0.1:5432/test",
     }
     caplog.set_level(logging.DEBUG)
     with pytest.raises(freight.FreightError) as e:

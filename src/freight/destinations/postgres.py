@@ -156,11 +156,12 @@ def parse_url(url: str) -> tuple[str, str | None, list[str]]:
     return urlunsplit(("postgresql", parts.netloc, parts.path, rest, "")), schema, secrets
 
 
-def _scrub(e: BaseException) -> None:
+def _scrub(e: BaseException, secrets: Sequence[str]) -> None:
     """Detach a driver error (and those it chains) from its connection, whose ``info``
-    holds the password: the freight error raised in its place keeps it as ``__context__``
-    (``from None`` only hides it). Its traceback goes too (its frames hold the
-    connection); the freight error carries the message and sqlstate."""
+    holds the password, and mask the password in its message (a malformed URL is quoted
+    in it): the freight error raised in its place keeps it as ``__context__`` (``from
+    None`` only hides it). Its traceback goes too (its frames hold the connection); the
+    freight error carries the message and sqlstate."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [e]
     while todo:
@@ -170,6 +171,7 @@ def _scrub(e: BaseException) -> None:
         seen.add(id(x))
         if isinstance(x, psycopg.Error):
             x._pgconn = None
+        x.args = tuple(mask_text(a, *secrets) if isinstance(a, str) else a for a in x.args)
         x.__traceback__ = None
         todo += [x.__cause__, x.__context__]
 
@@ -678,6 +680,7 @@ class PostgresDestination:
         try:
             params = psycopg.conninfo.conninfo_to_dict(conninfo)
         except psycopg.Error as e:
+            _scrub(e, self._secrets)
             raise ConfigurationError(f"bad PostgreSQL URL {self.url}: {self._mask(e)}") from None
         self._conninfo = conninfo
         self._kwargs: dict[str, Any] = {"client_encoding": "UTF8"}
@@ -701,7 +704,7 @@ class PostgresDestination:
     def error(self, e: psycopg.Error, what: str) -> DestinationError:
         """A driver error as a one-line DestinationError, credentials masked, transient or not;
         the driver error is detached from its connection (see ``_scrub``)."""
-        _scrub(e)
+        _scrub(e, self._secrets)
         return DestinationError(
             f"PostgreSQL failed while {what}: {self._mask(e)}",
             destination="postgres",
