@@ -201,3 +201,28 @@ def test_a_backend_whose_client_is_gone_ends_in_the_middle_of_a_statement(
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])  # (if failing: let go)
         assert not alive
     assert len(errors) == 1 and errors[0].transient
+
+
+def test_an_attempt_whose_load_id_committed_meanwhile_applies_nothing(
+    pg_schema: str, admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retry racing its first attempt's COMMIT (still in flight when the journal was
+    asked) is refused by the journal's unique load id at its own commit, rolls back, and
+    returns the outcome the journal holds: the rows are applied once."""
+    with freight.connect(pg_url(pg_schema)) as ds:
+        ds.load([{"id": 0, "v": 0}], "t", strategy="merge", key="id")
+        monkeypatch.setattr(freight._dataset, "new_load_id", lambda: "20261202T000000000-race00")
+        admin.execute(
+            f'INSERT INTO "{pg_schema}"._freight_loads (load_id, table_name, strategy, status, '
+            "rows_in, inserted, started_at) VALUES (%s, 't', 'merge', 'committed', 7, 7, now())",
+            ["20261202T000000000-race00"],
+        )
+        r = ds.load([{"id": 1, "v": 1}, {"id": 2, "v": 1}], "t", strategy="merge", key="id")
+        assert (r.load_id, r.status, r.rows_in, r.inserted) == (
+            "20261202T000000000-race00",
+            "committed",
+            7,
+            7,
+        )
+    assert stored(admin, pg_schema, "t") == [(0, 0)]
+    assert [s for lid, s in journal(admin, pg_schema) if lid == r.load_id] == ["committed"]
