@@ -78,7 +78,8 @@ class CutProxy:
     """Forwards 127.0.0.1:``port`` to the PostgreSQL server of ``url``. ``arm(mode)`` cuts
     the next connection that sends a COMMIT: ``"before"`` drops the COMMIT itself (the
     server rolls back), ``"after"`` forwards it and drops the server's answer once it holds
-    the COMMIT's completion (the server has committed). ``cut`` is set when it happened."""
+    the COMMIT's completion (the server has committed). ``cut`` is set when it happened.
+    ``refuse(n)`` closes the next ``n`` connections as soon as they are accepted."""
 
     def __init__(self, url: str, port: int = 0) -> None:
         parts = urlsplit(url)
@@ -90,6 +91,7 @@ class CutProxy:
         self.sock.listen()
         self.port = self.sock.getsockname()[1]
         self.mode: str | None = None
+        self.refusing = 0
         self.cut = threading.Event()
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
@@ -101,6 +103,9 @@ class CutProxy:
         user = parts.netloc.rpartition("@")[0]
         netloc = f"{user}@127.0.0.1:{self.port}" if user else f"127.0.0.1:{self.port}"
         return urlunsplit(parts._replace(netloc=netloc))
+
+    def refuse(self, n: int) -> None:
+        self.refusing = n
 
     def arm(self, mode: str) -> None:
         assert mode in ("before", "after")
@@ -117,6 +122,10 @@ class CutProxy:
                 client, _ = self.sock.accept()
             except OSError:
                 return
+            if self.refusing:
+                self.refusing -= 1
+                _close(client)
+                continue
             server = socket.create_connection(self.upstream)
             with self._lock:
                 self._open += [client, server]

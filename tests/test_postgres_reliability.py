@@ -106,6 +106,33 @@ def test_commit_lost_on_its_way_fails_a_generator_load_once(
         assert [s for lid, s in journal(admin, pg_schema) if lid == e.value.load_id] == ["failed"]
 
 
+@pytest.mark.parametrize("kind", ["list", "generator"])
+def test_commit_whose_answer_is_lost_while_the_journal_cannot_be_asked(
+    proxy: CutProxy, pg_schema: str, admin: Any, kind: str
+) -> None:
+    """The first look-up of the journal fails too (its connection is refused): a list is
+    retried, and the retry asks the journal first and returns the committed load; a
+    generator raises the unanswered COMMIT, and its failure is not recorded beside the
+    commit (the journal's unique load id refuses it)."""
+    with freight.connect(proxy.url(pg_url(pg_schema))) as ds:
+        ds.load(rows_of("list", 3, 0), "t", strategy="merge", key="id")
+        proxy.arm("after")
+        proxy.refuse(1)
+        if kind == "list":
+            r = ds.load(rows_of(kind, 5, 1), "t", strategy="merge", key="id")
+            assert (r.status, r.inserted, r.updated) == ("committed", 2, 3)
+            load_id = r.load_id
+        else:
+            with pytest.raises(freight.DestinationError) as e:
+                ds.load(rows_of(kind, 5, 1), "t", strategy="merge", key="id")
+            assert e.value.transient and "committing" in str(e.value)
+            assert e.value.load_id is not None
+            load_id = e.value.load_id
+        assert proxy.cut.is_set() and proxy.refusing == 0
+    assert stored(admin, pg_schema, "t") == [(i, 1) for i in range(5)]
+    assert [s for lid, s in journal(admin, pg_schema) if lid == load_id] == ["committed"]
+
+
 def test_a_load_id_has_one_outcome(pg_schema: str, admin: Any) -> None:
     with freight.connect(pg_url(pg_schema)) as ds:
         r = ds.load([{"id": 1}], "t")
