@@ -11,7 +11,6 @@ import json
 import logging
 import math
 import secrets
-import socket
 import threading
 import time
 import traceback
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 import freight
+from _pg_net import FakeServer
 from conftest import PG_URL, pg_admin, pg_url
 from freight.destinations import postgres as pgdest
 
@@ -544,7 +544,7 @@ def test_connection_failures_are_one_line_destination_errors(
     admin: Any, url: str, transient: bool
 ) -> None:
     with pytest.raises(freight.DestinationError) as e:
-        freight.connect(url)
+        freight.connect(url, wait=0)  # (waiting out a refused connection: test_connect)
     assert e.value.transient is transient
     assert "\n" not in str(e.value) and "PostgreSQL failed while connecting" in str(e.value)
     assert e.value.__cause__ is None and e.value.__suppress_context__
@@ -602,27 +602,6 @@ def test_transient_failure_is_retried_and_applied_exactly_once(
     assert [h.status for h in pg.history("t")] == ["committed", "committed"]
 
 
-def test_lost_commit_acknowledgement_is_applied_once(
-    pg: freight.Dataset, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The commit reached the server but the client never heard back: the retry finds the
-    load in the journal and skips it."""
-    real = pgdest.PostgresSession.commit
-    calls: list[int] = []
-
-    def commit_then_lose(self: Any) -> None:
-        real(self)
-        calls.append(1)
-        if len(calls) == 1:
-            raise freight.DestinationError("connection lost after COMMIT", transient=True)
-
-    monkeypatch.setattr(pgdest.PostgresSession, "commit", commit_then_lose)
-    rows = [{"id": i} for i in range(10)]
-    r = pg.load(rows, "t")
-    assert r.status == "skipped" and len(pg.read("t")) == 10
-    assert sorted(h.status for h in pg.history("t")) == ["committed", "skipped"]
-
-
 def test_dead_pooled_connection_is_replaced(pg: freight.Dataset, admin: Any) -> None:
     pg.load([{"a": 1}], "t")
     pool = pg.destination._pool  # type: ignore[attr-defined]
@@ -636,54 +615,6 @@ def test_dead_pooled_connection_is_replaced(pg: freight.Dataset, admin: Any) -> 
 # --------------------------------------------------------------------------- credentials
 
 CANARY = "Canary-Pa55-" + secrets.token_hex(6)
-
-
-class FakeServer:
-    """A TCP server on loopback: ``mode='password'`` asks for a cleartext password, then
-    fails authentication the way PostgreSQL does; ``mode='silent'`` never answers."""
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.port = self.sock.getsockname()[1]
-        self.received = b""
-        self.conns: list[socket.socket] = []
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            if self.mode == "silent":
-                continue
-            try:
-                self.talk(conn)
-            except OSError:
-                pass
-
-    def talk(self, conn: socket.socket) -> None:
-        first = conn.recv(8)
-        if first[4:8] == (80877103).to_bytes(4, "big"):  # SSLRequest
-            conn.sendall(b"N")
-            first = conn.recv(8)
-        size = int.from_bytes(first[:4], "big")
-        conn.recv(size - 8)
-        conn.sendall(b"R" + (8).to_bytes(4, "big") + (3).to_bytes(4, "big"))  # cleartext pw
-        self.received += conn.recv(4096)
-        fields = b'SFATAL\0C28P01\0Mpassword authentication failed for user "postgres"\0\0'
-        conn.sendall(b"E" + (len(fields) + 4).to_bytes(4, "big") + fields)
-        conn.close()
-
-    def close(self) -> None:
-        self.sock.close()
-        for c in self.conns:
-            c.close()
 
 
 def assert_no_canary(*texts: str) -> None:
@@ -722,7 +653,7 @@ def test_credentials_never_shown_when_connecting(
             pytest.raises(freight.FreightError) as e,
         ):
             warnings.simplefilter("always")
-            freight.connect(urls[case])
+            freight.connect(urls[case], wait=0)
         check_masked(e.value, caplog, caught)
         if case == "wrong password":
             assert CANARY.encode() in server.received  # it really was sent, and still not shown

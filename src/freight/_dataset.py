@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from . import _types as T
 from ._checksum import Checksum
@@ -51,28 +57,65 @@ def new_load_id() -> str:
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}-{secrets.token_hex(3)}"
 
 
-def connect(url: str | None = None, **options: Any) -> Dataset:
+#: seconds ``connect`` keeps retrying a transient failure to open (see ``connect``)
+DEFAULT_WAIT = 5.0
+
+
+def connect(url: str | None = None, *, wait: float = DEFAULT_WAIT, **options: Any) -> Dataset:
     """Open a dataset at ``url`` (default ``duckdb:///freight.duckdb``).
 
-    Keyword options go to the destination (e.g. ``read_only=True`` for DuckDB,
-    ``retries=5`` for any destination)."""
-    return Dataset(url or DEFAULT_URL, **options)
+    A transient failure to open (a DuckDB file another process holds, a refused or dropped
+    connection) is retried with the loads' backoff until ``wait`` seconds have passed
+    (``wait=0``: one attempt). Other keyword options go to the destination (e.g.
+    ``read_only=True`` for DuckDB, ``retries=5`` for any destination)."""
+    return Dataset(url or DEFAULT_URL, wait=wait, **options)
+
+
+#: the pause between attempts of a load (or of opening a destination)
+_BACKOFF = wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05)
 
 
 def _retryable(e: BaseException) -> bool:
     return isinstance(e, DestinationError) and e.transient
 
 
+def _open(url: str, options: dict[str, Any], wait: float) -> Destination:
+    """Open the destination, retrying a transient failure until ``wait`` seconds passed."""
+    if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not wait >= 0:
+        raise ConfigurationError(f"wait must be a number of seconds >= 0, not {wait!r}")
+    try:
+        for attempt in Retrying(
+            stop=stop_after_delay(wait),
+            wait=_BACKOFF,
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        ):
+            with attempt:
+                return open_destination(url, options)
+    except DestinationError as e:
+        if e.transient and wait:
+            e.message = f"{e.message}; still so after waiting {wait:g} s (connect(wait=...))"
+            e.args = (e.message,)
+        raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class Dataset:
     """An open destination. Use as a context manager, or call ``close()``."""
 
     def __init__(
-        self, url: str, *, retries: int | None = None, chunk_rows: int | None = None, **options: Any
+        self,
+        url: str,
+        *,
+        retries: int | None = None,
+        chunk_rows: int | None = None,
+        wait: float = DEFAULT_WAIT,
+        **options: Any,
     ) -> None:
         self.url = mask_url(url)
         self._retries = retries
         self.chunk_rows = chunk_rows
-        self._dest: Destination = open_destination(url, options)
+        self._dest: Destination = _open(url, options, wait)
 
     def __repr__(self) -> str:
         return f"Dataset({self.url!r})"
@@ -146,16 +189,27 @@ class Dataset:
             or (kind.__name__ == "Table" and kind.__module__.startswith("pyarrow"))
         )
         attempts = self.retries if replayable else 1  # a consumed generator cannot be replayed
+        in_doubt = False  # a COMMIT went unanswered: the journal tells whether it took effect
         try:
             for attempt in Retrying(
                 stop=stop_after_attempt(attempts),
-                wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
+                wait=_BACKOFF,
                 retry=retry_if_exception(_retryable),
                 reraise=True,
             ):
                 with attempt:
+                    if in_doubt and (done := self._settled(load_id, t0)) is not None:
+                        return done
                     run = _Run(load_id, started, t0, limit, dry_run, progress, _size(data))
-                    return self._load_once(data, plan, run)
+                    try:
+                        return self._load_once(data, plan, run)
+                    except DestinationError as e:
+                        if not e.context.get("in_doubt"):
+                            raise
+                        in_doubt = True
+                        if (done := self._settled(load_id, t0)) is not None:
+                            return done
+                        raise
         except FreightError as e:
             e.load_id = e.load_id or load_id
             e.table = e.table or plan.table
@@ -170,6 +224,37 @@ class Dataset:
                 self._record_failure(plan, load_id, started, err)
             raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _settled(self, load_id: str, t0: float) -> LoadResult | None:
+        """The outcome of a load whose COMMIT went unanswered, as the journal has it; None
+        when it did not commit or the journal cannot be asked now. (A retry is safe either
+        way: the journal's unique load id refuses a second outcome.)"""
+        find = getattr(self._dest, "find_load", None)
+        try:
+            r = find(load_id) if find else None
+        except DestinationError:
+            return None
+        if r is None or r.status == "failed":
+            return None
+        return LoadResult(
+            r.load_id,
+            r.table,
+            r.strategy,
+            r.status,
+            rows_in=r.rows_in,
+            inserted=r.inserted,
+            updated=r.updated,
+            unchanged=r.unchanged,
+            deleted=r.deleted,
+            skipped=r.skipped,
+            deduplicated=r.deduplicated,
+            rejected=r.rejected,
+            removed=r.removed,
+            schema_changes=list(r.schema_changes),
+            checksum=r.checksum,
+            seconds=time.perf_counter() - t0,
+            cursor_value=r.cursor_value,
+        )
 
     def _check_name(self, name: str, what: str) -> None:
         caps = self._dest.capabilities

@@ -9,6 +9,7 @@ destination modules, which are imported only when their scheme is used.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,6 +38,10 @@ class Capabilities:
     light_rows: bool = False
     #: attempts of a load when the destination fails transiently (``connect(retries=...)``)
     retries: int = 3
+    #: the modules it needs beyond freight's own dependencies (checked when it is opened,
+    #: without importing them), and the extra of freight that installs them
+    drivers: tuple[str, ...] = ()
+    extra: str | None = None
     strategies: tuple[str, ...] = (
         "append",
         "replace",
@@ -105,6 +110,9 @@ class Destination(Protocol):
 
     # optional: ``stored_fits_float(table, column) -> bool`` on its own connection; without it
     # a stored integer column never widens to float64 (fractional values are rejected)
+    # optional: ``find_load(load_id) -> LoadRecord | None``, the journal's record of one load
+    # on a new connection; a destination whose commit can go unanswered (a session's
+    # ``commit`` raising a DestinationError with ``context["in_doubt"]``) must have it
 
 
 #: URL scheme -> "module:Class", imported on first use.
@@ -133,13 +141,30 @@ def open_destination(url: str, options: dict[str, Any]) -> Destination:
             )
         raise ConfigurationError(f"unknown destination scheme {scheme!r}; freight knows {known}")
     module_name, cls_name = target.split(":")
+    extra = "postgres" if scheme.startswith("postgres") else scheme
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise ConfigurationError(
-            f"the {scheme}:// destination needs a driver that is not installed ({e.name}); "
-            f"install freight[{'postgres' if scheme.startswith('postgres') else scheme}]"
+            f"the {scheme}:// destination needs {e.name}, which is not installed: "
+            f"pip install 'freight[{extra}]'"
         ) from None
     cls = getattr(module, cls_name)
+    caps: Capabilities = cls.capabilities
+    missing = [m for m in caps.drivers if not _installed(m)]
+    if missing:
+        raise ConfigurationError(
+            f"the {scheme}:// destination needs {', '.join(missing)}, which is not installed: "
+            f"pip install 'freight[{caps.extra or extra}]'"
+        )
     dest: Destination = cls(url, **options)
     return dest
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, found without importing it (pgpq would import
+    pyarrow, which a small load of Python rows never needs)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False

@@ -79,6 +79,8 @@ CAPABILITIES = Capabilities(
     direct_append=True,
     light_rows=True,
     retries=6,  # serialization failures and deadlocks under concurrent writers
+    drivers=("psycopg", "pgpq"),
+    extra="postgres",
 )
 
 #: a load of one chunk up to this size is read from a JSON setting, not a temporary table
@@ -98,6 +100,28 @@ def _cast(expr: str, column_type: str) -> str:
     return f"CAST({expr} AS {without_typmod(column_type).replace('%', '%%')})"
 
 
+#: one row per load id in the journal: a load never has two outcomes
+JOURNAL_KEY = "_freight_loads_load_id"
+
+#: settings of each load's transaction (``set_config(..., true)``, sent with its first
+#: statements: no round trip of its own) so a load whose client is gone lets go of its
+#: locks soon: the backend checks every second, even while running a statement, that the
+#: client is still there (PostgreSQL 14+), and TCP keepalives (seconds) find a client that
+#: vanished without closing its socket within ~11 s, not the operating system's two hours
+SESSION_SETTINGS = {
+    "client_connection_check_interval": "1s",
+    "tcp_keepalives_idle": "5",
+    "tcp_keepalives_interval": "2",
+    "tcp_keepalives_count": "3",
+}
+#: libpq's TCP keepalives, so the client notices a server that vanished
+CLIENT_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
+
 #: sqlstates a retry of the whole load may get past
 _TRANSIENT = {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "55P03", "42P07", "42701"}
 #: connect failures no retry can cure; "no such database/user" is how PgBouncer (and so
@@ -114,14 +138,42 @@ _PERMANENT_CONNECT = (
 
 
 def parse_url(url: str) -> tuple[str, str | None, list[str]]:
-    """-> (libpq URL without freight's own ``schema`` parameter, schema, secrets to mask)."""
+    """-> (libpq URL without freight's own ``schema`` parameter, schema, secrets to mask).
+
+    An unencoded ``@`` in the user or password is refused: libpq would cut the password at
+    its first ``@`` and take the rest for the host name (showing it in its errors)."""
     parts = urlsplit(url)
+    if parts.netloc.count("@") > 1:
+        raise ConfigurationError(
+            f"the PostgreSQL URL {mask_url(url)} has an '@' in its user or password: "
+            "percent-encode it as %40 (e.g. urllib.parse.quote(password, safe=''))"
+        )
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = next((v for k, v in query if k == "schema"), None)
     rest = urlencode([(k, v) for k, v in query if k != "schema"])
     secrets = [s for s in (parts.password, unquote(parts.password or "")) if s]
     secrets += [v for k, v in query if k == "password" and v]
     return urlunsplit(("postgresql", parts.netloc, parts.path, rest, "")), schema, secrets
+
+
+def _scrub(e: BaseException, secrets: Sequence[str]) -> None:
+    """Detach a driver error (and those it chains) from its connection, whose ``info``
+    holds the password, and mask the password in its message (a malformed URL is quoted
+    in it): the freight error raised in its place keeps it as ``__context__`` (``from
+    None`` only hides it). Its traceback goes too (its frames hold the connection); the
+    freight error carries the message and sqlstate."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [e]
+    while todo:
+        x = todo.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, psycopg.Error):
+            x._pgconn = None
+        x.args = tuple(mask_text(a, *secrets) if isinstance(a, str) else a for a in x.args)
+        x.__traceback__ = None
+        todo += [x.__cause__, x.__context__]
 
 
 def _transient(e: psycopg.Error) -> bool:
@@ -161,6 +213,7 @@ class PostgresSession(SqlSession):
         self._fresh: set[str] = set()  # keyed tables this load created
         self._keys: dict[str, list[tuple[str, ...]]] = {}
         self._journal: tuple[str, list[Any]] | None = None
+        self._settings_sent = False
         self._changes: list[str] = []
         self._view_sql = ""
         self._marks: dict[str, list[dict[str, Any]]] = {}  # sent with the catalogue
@@ -216,6 +269,7 @@ class PostgresSession(SqlSession):
         self._end_copy()
         try:
             with self.conn.pipeline():
+                self._send_settings()
                 sent = send_catalog(self.conn, self._quoted(table))
                 mark = self.conn.cursor(row_factory=dict_row).execute(self._mark_sql(), [table])
             cat = Catalog.of(sent)
@@ -223,6 +277,19 @@ class PostgresSession(SqlSession):
         except psycopg.Error as e:
             raise self.dest.error(e, f"reading the columns of {table}") from None
         return self._remember(table, cat)
+
+    def _send_settings(self) -> None:
+        """``SESSION_SETTINGS`` for this transaction, once, in the caller's pipeline."""
+        if self._settings_sent:
+            return
+        self._settings_sent = True
+        names = [n for n in SESSION_SETTINGS if n != "client_connection_check_interval"]
+        if self.conn.info.server_version >= 140000:
+            names.append("client_connection_check_interval")
+        self.conn.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in names),
+            [v for n in names for v in (n, SESSION_SETTINGS[n])],
+        )
 
     def _mark_rows(self, table: str) -> list[dict[str, Any]]:
         rows = self._marks.pop(table, None)
@@ -261,7 +328,12 @@ class PostgresSession(SqlSession):
                 self.conn.execute(*self._journal)
                 self.conn.commit()
         except psycopg.Error as e:
-            raise self.dest.error(e, "committing") from None
+            err = self.dest.error(e, "committing")
+            if self.conn.broken or (
+                e.sqlstate == "23505" and e.diag.constraint_name == JOURNAL_KEY
+            ):  # the COMMIT may have taken effect (or another attempt's did): ask the journal
+                err.context["in_doubt"] = True
+            raise err from None
         finally:
             self._journal = None
 
@@ -608,6 +680,7 @@ class PostgresDestination:
         try:
             params = psycopg.conninfo.conninfo_to_dict(conninfo)
         except psycopg.Error as e:
+            _scrub(e, self._secrets)
             raise ConfigurationError(f"bad PostgreSQL URL {self.url}: {self._mask(e)}") from None
         self._conninfo = conninfo
         self._kwargs: dict[str, Any] = {"client_encoding": "UTF8"}
@@ -615,6 +688,7 @@ class PostgresDestination:
             self._kwargs["connect_timeout"] = connect_timeout
         if "application_name" not in params:
             self._kwargs["application_name"] = application_name
+        self._kwargs.update({k: v for k, v in CLIENT_KEEPALIVES.items() if k not in params})
         self._where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
         self._pool = Pool(self._connect, pool_size)
         self._prepare()
@@ -628,7 +702,9 @@ class PostgresDestination:
         return mask_text(" ".join(str(e).split()) or type(e).__name__, *self._secrets)
 
     def error(self, e: psycopg.Error, what: str) -> DestinationError:
-        """A driver error as a one-line DestinationError, credentials masked, transient or not."""
+        """A driver error as a one-line DestinationError, credentials masked, transient or not;
+        the driver error is detached from its connection (see ``_scrub``)."""
+        _scrub(e, self._secrets)
         return DestinationError(
             f"PostgreSQL failed while {what}: {self._mask(e)}",
             destination="postgres",
@@ -663,13 +739,17 @@ class PostgresDestination:
         return f"{DIALECT.ident(self.pg_schema)}.{DIALECT.ident(table)}"
 
     def _prepare(self) -> None:
-        """Create the schema and freight's tables if missing (serialised across processes)."""
-        loads, rejected = (f"{q(self.pg_schema)}.{q(t)}" for t in (LOADS, REJECTED))
+        """Create the schema and freight's tables if missing (serialised across processes),
+        and the journal's unique index on the load id. A journal made before that index
+        gets it; one that already holds a load id twice (or that this role may not index)
+        keeps working without it."""
+        names = (LOADS, REJECTED, JOURNAL_KEY)
+        loads, rejected, key = (f"{q(self.pg_schema)}.{q(t)}" for t in names)
         with self._conn("preparing freight's tables") as conn:
             have = conn.execute(
                 "SELECT to_regnamespace(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL, "
-                "to_regclass(%s) IS NOT NULL",
-                [q(self.pg_schema), loads, rejected],
+                "to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL",
+                [q(self.pg_schema), loads, rejected, key],
             ).fetchone()
             if have and not all(have):
                 conn.execute(
@@ -679,6 +759,15 @@ class PostgresDestination:
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {DIALECT.ident(self.pg_schema)}", [])
                 conn.execute(journal_ddl(DIALECT, self._ref(LOADS), LOAD_COLUMNS), [])
                 conn.execute(journal_ddl(DIALECT, self._ref(REJECTED), REJECTED_COLUMNS), [])
+                try:
+                    with conn.transaction():  # a savepoint: a refusal leaves the rest
+                        conn.execute(
+                            f"CREATE UNIQUE INDEX IF NOT EXISTS {DIALECT.ident(JOURNAL_KEY)} "
+                            f"ON {self._ref(LOADS)} (load_id)",
+                            [],
+                        )
+                except (psycopg.errors.UniqueViolation, psycopg.errors.InsufficientPrivilege):
+                    pass
 
     # --------------------------------------------------------------- catalogue
 
@@ -717,6 +806,16 @@ class PostgresDestination:
         marks = ", ".join(["%s"] * len(values))
         with self._conn("writing the journal") as conn:
             conn.execute(f"INSERT INTO {self._ref(LOADS)} ({cols}) VALUES ({marks})", values)
+
+    def find_load(self, load_id: str) -> LoadRecord | None:
+        """The journal's record of a load (its committed one, if any), on a new connection:
+        how the outcome of a COMMIT whose answer was lost is found out."""
+        rows = self._rows(
+            f"SELECT * FROM {self._ref(LOADS)} WHERE load_id = %s "
+            "ORDER BY status = 'committed' DESC LIMIT 1",
+            [load_id],
+        )
+        return record_from_row(rows[0]) if rows else None
 
     # --------------------------------------------------------------- reading
 
