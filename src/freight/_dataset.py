@@ -25,7 +25,7 @@ from ._errors import (
     SchemaContractError,
 )
 from ._intake import Chunk, Intake, Reject
-from ._plan import RESERVED_PREFIX, Plan, check_identifier, make_plan
+from ._plan import RESERVED_PREFIX, Plan, check_identifier, make_plan, reserved
 from ._result import Health, LoadRecord, LoadResult, RejectedRow, outcome
 from ._url import mask_url
 from .destinations._base import Destination, open_destination
@@ -159,20 +159,24 @@ class Dataset:
             )
 
     def _check_columns(self, names: Sequence[str], plan: Plan, stored: Sequence[str] = ()) -> None:
+        """Each name must be one the destination holds as given: not freight's reserved prefix
+        (in any case), and, where names fold case, not another column's name in other case."""
+        folds = self._dest.capabilities.case_insensitive_identifiers
         seen: dict[str, str] = {c.lower(): c for c in stored}
         for c in names:
             self._check_name(c, "column")
-            if c.startswith(RESERVED_PREFIX):
+            if reserved(c):
                 raise InvalidIdentifierError(
                     f"column name {c!r} uses freight's reserved prefix {RESERVED_PREFIX!r}",
                     column=c,
                     table=plan.table,
                 )
             low = c.lower()
-            if low in seen and seen[low] != c:
+            if folds and low in seen and seen[low] != c:
                 raise InvalidIdentifierError(
-                    f"columns {seen[low]!r} and {c!r} differ only by case, which "
-                    f"{self._dest.capabilities.name} cannot keep apart",
+                    f"columns {seen[low]!r} and {c!r} differ only by case: "
+                    f"{self._dest.capabilities.name} folds the case of names, so they would be "
+                    "one column; rename one of them",
                     column=c,
                     table=plan.table,
                 )
