@@ -460,6 +460,41 @@ def test_key_column_absent_from_the_table_fails_and_commits_nothing(ds: freight.
     assert rows(ds, "t") == [{"v": "a"}]
 
 
+@pytest.mark.parametrize(
+    ("strategy", "extra"),
+    [
+        ("merge", {}),
+        ("insert_only", {}),
+        ("update_only", {}),
+        ("delete", {}),
+        ("incremental", {"cursor": "v"}),
+    ],
+)
+def test_keyed_load_into_stored_repeated_keys_is_refused_leaving_the_table(
+    ds: freight.Dataset, strategy: str, extra: dict
+) -> None:
+    """A keyless append may store a key twice; a keyed load would then match one batch row
+    to several stored rows (updated 2, unchanged -1). It is refused, naming the fix."""
+    load(ds, [{"k": 1, "v": 1}, {"k": 1, "v": 2}, {"k": 2, "v": 5}])
+    before = rows(ds, "t", ["k", "v"])
+    with pytest.raises(freight.SchemaContractError) as info:
+        ds.load([{"k": 1, "v": 3}], "t", strategy=strategy, key="k", **extra)
+    message = str(info.value)
+    assert "stored rows repeat a key (k = 1 is stored 2 times)" in message
+    assert 'ADD PRIMARY KEY ("k")' in message
+    assert rows(ds, "t", ["k", "v"]) == before
+    assert ds.history("t", limit=1)[0].status == "failed"
+
+
+def test_keyed_load_into_a_keyless_table_with_unique_keys_works(ds: freight.Dataset) -> None:
+    load(ds, [{"k": 1, "v": 1}, {"k": 2, "v": 2}])
+    r = load(ds, [{"k": 1, "v": 3}, {"k": 3, "v": 3}], strategy="merge", key="k")
+    assert counts(r) == {"updated": 1, "inserted": 1}
+    r = load(ds, [{"k": 2}], strategy="delete", key="k")
+    assert counts(r) == {"deleted": 1}
+    assert rows(ds, "t", "k") == [{"k": 1, "v": 3}, {"k": 3, "v": 3}]
+
+
 # --------------------------------------------------------------------------- invariants
 
 

@@ -145,6 +145,11 @@ class SqlSession:
     def key_columns(self, table: str) -> tuple[str, ...] | None:
         return None
 
+    def unique_keys(self, table: str) -> list[tuple[str, ...]]:
+        """The column sets of the table's primary key and unique constraints."""
+        key = self.key_columns(table)
+        return [key] if key else []
+
     def commit(self) -> None:
         raise NotImplementedError
 
@@ -166,6 +171,10 @@ class SqlSession:
 
     def _table_ref(self, table: str) -> str:
         return self._i(table)
+
+    def _quoted(self, table: str) -> str:
+        """The table's name as a user would type it into SQL (in messages)."""
+        return q(table)
 
     def _src(self, column: str) -> str:
         """The stage's ``column`` (alias ``s``) as the strategy statements write it into the
@@ -454,6 +463,7 @@ class SqlSession:
                 out["deduplicated"] = n - distinct
                 n = distinct
 
+        stored = existing is not None
         if existing is None:
             if strategy in ("update_only", "delete") or not n:  # nothing to create it for
                 out["skipped"] += n
@@ -476,6 +486,8 @@ class SqlSession:
                     table=plan.table,
                     column=missing[0],
                 )
+            if stored and n and strategy != "replace":
+                self._refuse_stored_duplicates(plan)
 
         cols = [c for c in types if c in existing]
         ref = self._table_ref(plan.table)
@@ -518,6 +530,25 @@ class SqlSession:
         else:  # pragma: no cover - make_plan rejects others
             raise DestinationError(f"strategy {strategy!r} is not supported here")
         return out
+
+    def _refuse_stored_duplicates(self, plan: Plan) -> None:
+        """A keyed strategy matches each stored row by its key: rows stored by a keyless
+        append may repeat one, and then one batch row would update, skip or delete several
+        (counters going negative, duplicates kept). Refuse before anything changes, unless a
+        primary key or unique constraint within the key already rules that out."""
+        if any(set(k) <= set(plan.key) for k in self.unique_keys(plan.table)):
+            return
+        keys = ", ".join(self._i(k) for k in plan.key)
+        known = " AND ".join(f"{self._i(k)} IS NOT NULL" for k in plan.key)
+        rows = self._query(
+            f"SELECT {keys}, count(*) AS _freight_n FROM {self._table_ref(plan.table)} "
+            f"WHERE {known} GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
+        )
+        if rows:
+            key = ", ".join(f"{k} = {rows[0][k]!r}" for k in plan.key)
+            raise stored_duplicates_error(
+                plan, self._quoted(plan.table), f"{key} is stored {rows[0]['_freight_n']} times"
+            )
 
     def append_rows(self, table: str, data: Any, load_id: str) -> None:
         """Append a chunk straight into ``table`` (the direct path for strategy append)."""
@@ -566,6 +597,19 @@ class SqlSession:
             f"FROM {self._stage_ref()} AS s WHERE {join} AND ({differs})",
             [load_id],
         )
+
+
+def stored_duplicates_error(plan: Plan, quoted_table: str, example: str) -> SchemaContractError:
+    """The one wording of a keyed load refused because stored rows repeat a key."""
+    keys = ", ".join(plan.key)
+    return SchemaContractError(
+        f"table {plan.table!r} has no primary key or unique index on ({keys}), which "
+        f"{plan.strategy} needs, and freight cannot add one because stored rows repeat a key "
+        f"({example}); remove the duplicates, then run: ALTER TABLE {quoted_table} "
+        f"ADD PRIMARY KEY ({', '.join(map(q, plan.key))})",
+        table=plan.table,
+        column=plan.key[0],
+    )
 
 
 # ------------------------------------------------------------------- journal values

@@ -235,6 +235,9 @@ class DuckDBSession(SqlSession):
         keys = self._keys(table)
         return tuple(keys[0]["cols"]) if keys else None
 
+    def unique_keys(self, table: str) -> list[tuple[str, ...]]:
+        return [tuple(k["cols"]) for k in self._keys(table)]
+
     def _alter_column(self, table: str, column: str, new: str) -> None:
         """DuckDB cannot change the type of a key column in place: rebuild the table (inside
         the load's transaction) with the wider type, the same keys, rows and markers."""
