@@ -213,6 +213,51 @@ def test_same_content_into_another_table_is_not_skipped(ds: freight.Dataset) -> 
     assert r.status == "committed" and r.inserted == 3
 
 
+RERUNS = [
+    *((s, True) for s in ("append", "replace", "merge", "insert_only", "update_only", "delete")),
+    ("incremental", True),
+    ("append", False),
+    ("replace", False),
+    ("incremental", False),
+]
+
+
+@pytest.mark.parametrize(("strategy", "keyed"), RERUNS, ids=[f"{s}-{k}" for s, k in RERUNS])
+@pytest.mark.parametrize("chunk_rows", [None, 1])
+def test_an_identical_rerun_of_every_strategy_is_skipped(
+    url: str, strategy: str, keyed: bool, chunk_rows: int | None
+) -> None:
+    """With a key or without, in one chunk or several: the same load again is a no-op (an
+    append with key= used to fail on the key its first run stored)."""
+    kw: dict = {"strategy": strategy, "key": "id" if keyed else None}
+    if strategy == "incremental":
+        kw["cursor"] = "id"
+    batch = [{"id": 2, "v": "x"}, {"id": 3, "v": "c"}]
+    if strategy == "append" or (strategy == "incremental" and not keyed):  # appends
+        batch = [{"id": 3, "v": "c"}, {"id": 4, "v": "d"}]
+    with freight.connect(url, chunk_rows=chunk_rows) as ds:
+        ds.load([{"id": 1, "v": "a"}, {"id": 2, "v": "b"}], "t", key="id")
+        first = ds.load([dict(r) for r in batch], "t", **kw)
+        assert first.status == "committed"
+        before = snapshot(ds, "t")
+        again = ds.load([dict(r) for r in batch], "t", **kw)
+        assert again.status == "skipped", again
+        assert counts(again) == {"skipped": 2}
+        assert snapshot(ds, "t") == before
+        assert [h.status for h in ds.history("t", limit=2)] == ["skipped", "committed"]
+
+
+def test_an_append_that_repeats_a_stored_key_still_fails(ds: freight.Dataset) -> None:
+    """Not a re-run (other content): the key the table holds refuses the append."""
+    ds.load([{"id": 1, "v": "a"}], "t", key="id")
+    with pytest.raises(freight.DestinationError):
+        ds.load([{"id": 1, "v": "b"}], "t", key="id")
+    with pytest.raises(freight.DestinationError):
+        ds.load([{"id": 1, "v": "a"}], "t", key="id", force=True)
+    assert rows(ds, "t") == [{"id": 1, "v": "a"}]
+    assert [h.status for h in ds.history("t")] == ["failed", "failed", "committed"]
+
+
 def test_replayed_load_is_idempotent_across_connections(url: str) -> None:
     with freight.connect(url) as ds:
         ds.load(BASE, "t", strategy="merge", key="id")

@@ -224,6 +224,7 @@ class Dataset:
             # append writes straight into the table when the destination can: no stage
             direct = plan.strategy == "append" and self._dest.capabilities.direct_append
             target, creating, direct_changes, appended = existing, False, [], 0
+            refused: DestinationError | None = None  # a direct append the table refused
             keys = _KeyCount(plan.key) if plan.keyed else None
             for chunk in prefetch(_hashed(intake.chunks(), hasher)):
                 rows_in += chunk.rows_in
@@ -237,23 +238,36 @@ class Dataset:
                             reasons=[r.reason for r in chunk.rejects[:20]],
                         )
                     all_rejects.extend(chunk.rejects)
-                    if len(all_rejects) >= 10_000:
+                    if refused is not None:
+                        all_rejects = []  # only hashing now: nothing will be written
+                    elif len(all_rejects) >= 10_000:
                         s.quarantine(load_id, plan.table, all_rejects)
                         all_rejects = []
                 if not table.column_names:
                     continue
                 self._check_columns(table.column_names, plan, list(existing or ()))
                 if direct:
+                    if refused is not None:
+                        continue  # the rest is only hashed (see below)
                     ctypes = {c: chunk.types.get(c, T.NULL) for c in table.column_names}
                     creating = creating or target is None
-                    target, changes = s.prepare_append(plan, ctypes, target, creating)
-                    direct_changes += changes
-                    staged = True
-                    if table.num_rows:
-                        # all-null columns of unknown type are not created yet: nothing to write
-                        table = table.select([c for c in table.column_names if c in target])
-                        s.append_rows(plan.table, table, load_id)
-                        appended += table.num_rows
+                    try:
+                        target, changes = s.prepare_append(plan, ctypes, target, creating)
+                        direct_changes += changes
+                        staged = True
+                        if table.num_rows:
+                            # all-null columns of unknown type are not created yet
+                            table = table.select([c for c in table.column_names if c in target])
+                            s.append_rows(plan.table, table, load_id)
+                            appended += table.num_rows
+                    except DestinationError as e:
+                        # The table refused the rows (a key it holds): an identical re-run of
+                        # its last load does that. Roll back, hash the rest, and let the
+                        # checksum decide between "skipped" and this error.
+                        if not _violates_constraint(e) or plan.force:
+                            raise
+                        refused = e
+                        s.rollback()
                     continue
                 if not staged:
                     stage_types = {c: chunk.types.get(c, T.NULL) for c in table.column_names}
@@ -292,6 +306,8 @@ class Dataset:
                     self._record(result, plan, started, mark.schema_version), self._params(plan)
                 )
                 return result
+            if refused is not None:
+                raise refused
             if direct and existing is None and target is not None:
                 desc = ", ".join(f"{c} {t}" for c, t in target.items())
                 direct_changes = [f"created table {plan.table} ({desc})"]
@@ -535,6 +551,14 @@ def _hashed(chunks: Iterator[Chunk], hasher: Checksum) -> Iterator[Chunk]:
     for chunk in chunks:
         hasher.add(chunk.table, chunk.rejects)
         yield chunk
+
+
+def _violates_constraint(e: DestinationError) -> bool:
+    """Whether the destination refused rows by a constraint of the table (a key it already
+    holds, a NOT NULL column): PostgreSQL's SQLSTATE class 23, DuckDB's constraint errors."""
+    return bool(e.context.get("constraint")) or str(e.context.get("sqlstate") or "").startswith(
+        "23"
+    )
 
 
 def _check_accounting(r: LoadResult) -> None:

@@ -331,6 +331,7 @@ class DuckDBSession(SqlSession):
                 f"({str(e).splitlines()[0]}); use strategy='merge' or 'insert_only'",
                 destination="duckdb",
                 transient=False,
+                constraint=True,
             ) from e
         except duckdb.Error as e:
             raise _translate(e, f"appending to {table}") from e
