@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from .. import _types as T
 from .._errors import ConfigurationError, DestinationError, LockedError
-from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX
+from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX, Plan
 from .._result import Health, LoadRecord, RejectedRow
 from .._url import mask_url
 from ._base import Capabilities, Mark
@@ -201,6 +201,7 @@ class DuckDBSession(SqlSession):
         #: this load's journal entry, remembered once it commits: (table, order, mark)
         self._committed: tuple[str, tuple[Any, str], Mark] | None = None
         self._order: tuple[Any, str] | None = None
+        self._taken: set[str] = set()  # tables checked for freight's load-id column
 
     def _mark_rows(self, table: str) -> list[dict[str, Any]]:
         rows = super()._mark_rows(table)
@@ -220,6 +221,40 @@ class DuckDBSession(SqlSession):
         if record.status == "committed":
             mark = Mark(record.checksum, record.schema_version)
             self._committed = (record.table, (record.started_at, record.load_id), mark)
+
+    def _take_over(self, table: str, existing: dict[str, str] | None) -> list[str]:
+        """A table freight did not create (plain SQL) has no ``_freight_load_id``: add it
+        inside the load's transaction, as PostgreSQL does; return the change made."""
+        if existing is None or table.lower() in self._taken:
+            return []
+        self._taken.add(table.lower())
+        cached = self.dest.known.columns.get(table.lower())
+        names = [n for n, _ in (cached[0] if cached else self.dest._signature(table))]
+        if any(n.lower() == LOAD_ID_COLUMN for n in names):
+            return []
+        self.altered.add(table)
+        self._exec(f"ALTER TABLE {q(table)} ADD COLUMN {q(LOAD_ID_COLUMN)} VARCHAR")
+        return [f"added column {LOAD_ID_COLUMN} text"]
+
+    def prepare_append(
+        self, plan: Plan, types: dict[str, str], existing: dict[str, str] | None, creating: bool
+    ) -> tuple[dict[str, str], list[str]]:
+        taken = self._take_over(plan.table, existing)
+        target, changes = super().prepare_append(plan, types, existing, creating)
+        return target, taken + changes
+
+    def apply(
+        self,
+        plan: Plan,
+        load_id: str,
+        types: dict[str, str],
+        existing: dict[str, str] | None,
+        cursor_mark: Any,
+    ) -> dict[str, Any]:
+        taken = self._take_over(plan.table, existing)
+        out = super().apply(plan, load_id, types, existing, cursor_mark)
+        out["schema_changes"] = taken + out["schema_changes"]
+        return out
 
     def _keys(self, table: str) -> list[dict[str, Any]]:
         """The table's primary key and unique constraints, primary key first."""
