@@ -785,6 +785,34 @@ SAME_VALUES = {
 }
 
 
+@pytest.mark.parametrize(
+    ("strategy", "extra"), [("merge", {}), ("update_only", {}), ("incremental", {"cursor": "n"})]
+)
+@pytest.mark.parametrize(("stored", "given"), [(-0.0, 0.0), (0.0, -0.0)])
+def test_an_updated_row_takes_the_batchs_sign_of_zero(
+    ds: freight.Dataset, strategy: str, extra: dict, stored: float, given: float
+) -> None:
+    """Row 1 changes another column too: it is updated and stores the batch's zero (DuckDB
+    kept the stored one). Row 2 changes only the sign of zero, which SQL equality does not
+    see (-0.0 = 0.0): unchanged on every destination, the stored zero kept."""
+    ds.load(
+        [{"k": 1, "f": stored, "n": 1}, {"k": 2, "f": stored, "n": 1}],
+        "z",
+        strategy="merge",
+        key="k",
+    )
+    r = ds.load(
+        [{"k": 1, "f": given, "n": 2}, {"k": 2, "f": given, "n": 1}],
+        "z",
+        strategy=strategy,
+        key="k",
+        **extra,
+    )
+    assert counts(r) == {"updated": 1, "unchanged": 1}
+    signs = {x["k"]: math.copysign(1.0, x["f"]) for x in rows(ds, "z")}
+    assert signs == {1: math.copysign(1.0, given), 2: math.copysign(1.0, stored)}
+
+
 @pytest.mark.parametrize("case", sorted(SAME_VALUES))
 def test_merging_an_equal_value_is_unchanged(ds: freight.Dataset, case: str) -> None:
     first, again = SAME_VALUES[case]

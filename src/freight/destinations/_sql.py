@@ -582,6 +582,10 @@ class SqlSession:
             )
         return updated, inserted
 
+    def _before_update(self, plan: Plan, data_cols: list[str], join: str, differs: str) -> None:
+        """A destination's own step before the rows matching ``join`` where ``differs`` are
+        updated from the stage (``t`` the table, ``s`` the stage)."""
+
     def _update(self, plan: Plan, cols: list[str], load_id: str, join: str) -> int:
         data_cols = [c for c in cols if c not in plan.key]
         if not data_cols:
@@ -592,6 +596,7 @@ class SqlSession:
             f"{self._comparable(c, self._src(c))}"
             for c in data_cols
         )
+        self._before_update(plan, data_cols, join, differs)
         return self._exec(
             f"UPDATE {self._table_ref(plan.table)} AS t SET {sets}, {self._i(LOAD_ID_COLUMN)} = {self._p} "
             f"FROM {self._stage_ref()} AS s WHERE {join} AND ({differs})",

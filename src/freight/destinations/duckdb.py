@@ -202,6 +202,7 @@ class DuckDBSession(SqlSession):
         self._committed: tuple[str, tuple[Any, str], Mark] | None = None
         self._order: tuple[Any, str] | None = None
         self._taken: set[str] = set()  # tables checked for freight's load-id column
+        self._types: dict[str, str] = {}  # the running strategy's column types
 
     def _mark_rows(self, table: str) -> list[dict[str, Any]]:
         rows = super()._mark_rows(table)
@@ -252,9 +253,27 @@ class DuckDBSession(SqlSession):
         cursor_mark: Any,
     ) -> dict[str, Any]:
         taken = self._take_over(plan.table, existing)
+        self._types = types
         out = super().apply(plan, load_id, types, existing, cursor_mark)
         out["schema_changes"] = taken + out["schema_changes"]
         return out
+
+    def _before_update(self, plan: Plan, data_cols: list[str], join: str, differs: str) -> None:
+        """DuckDB drops an UPDATE of a float to a zero equal to the stored one, so ``-0.0``
+        stored stays when ``0.0`` comes (and the other way round) although the row is
+        updated. Rows about to be updated whose float column changes only the sign of zero
+        first get that column set to 1.0, which the update then overwrites with the batch's
+        zero: the stored value is the batch's, as on PostgreSQL. (A row whose only change is
+        the sign of zero is unchanged on both, ``-0.0 = 0.0``.)"""
+        for c in data_cols:
+            if self._types.get(c) != T.FLOAT64:
+                continue
+            t, src = f"t.{q(c)}", self._src(c)
+            self._exec(
+                f"UPDATE {q(plan.table)} AS t SET {q(c)} = 1.0 FROM {self._stage_ref()} AS s "
+                f"WHERE {join} AND ({differs}) AND {t} = 0 AND {src} = 0 "
+                f"AND signbit({t}) <> signbit({src})"
+            )
 
     def _keys(self, table: str) -> list[dict[str, Any]]:
         """The table's primary key and unique constraints, primary key first."""
