@@ -258,6 +258,38 @@ def test_an_append_that_repeats_a_stored_key_still_fails(ds: freight.Dataset) ->
     assert [h.status for h in ds.history("t")] == ["failed", "failed", "committed"]
 
 
+def test_table_names_differing_only_by_case(ds: freight.Dataset) -> None:
+    """Where names fold case (DuckDB) ``events``, ``Events`` and ``EVENTS`` are one table:
+    one journal, one checksum, one history. Where they do not (PostgreSQL), three tables."""
+    one = ds.destination.capabilities.case_insensitive_identifiers
+    ds.load([{"x": 1}], "events")
+    again = ds.load([{"x": 1}], "Events")
+    assert again.status == ("skipped" if one else "committed")
+    ds.load([{"x": 2}], "Events")
+    replaced = ds.load([{"x": 3}], "EVENTS", strategy="replace")
+    if one:
+        assert replaced.removed == 2
+        assert ds.tables() == ["events"]
+        assert rows(ds, "events") == ds.read("EVENTS").to_pylist() == [{"x": 3}]
+        for name in ("events", "Events", "EVENTS"):
+            history = ds.history(name)
+            assert [(h.table, h.status) for h in history] == [
+                ("EVENTS", "committed"),
+                ("Events", "committed"),
+                ("Events", "skipped"),
+                ("events", "committed"),
+            ]
+        assert ds.load([{"x": 3}], "events", strategy="replace").status == "skipped"
+        ds.load([{"x": 4}, {"x": "n/a"}], "Events")
+        assert [r.row for r in ds.rejected("events")] == [{"x": "n/a"}]
+    else:
+        assert replaced.removed == 0
+        assert sorted(ds.tables()) == ["EVENTS", "Events", "events"]
+        assert rows(ds, "events") == [{"x": 1}]
+        assert rows(ds, "Events", "x") == [{"x": 1}, {"x": 2}]
+        assert [h.table for h in ds.history("events")] == ["events"]
+
+
 def test_replayed_load_is_idempotent_across_connections(url: str) -> None:
     with freight.connect(url) as ds:
         ds.load(BASE, "t", strategy="merge", key="id")

@@ -74,6 +74,14 @@ def merged_types(existing: dict[str, str], types: dict[str, str]) -> dict[str, s
     return out
 
 
+def same_table(capabilities: Any, param: str) -> str:
+    """The journal's or quarantine's condition on ``table_name``: where names fold case
+    (DuckDB), ``events``, ``Events`` and ``EVENTS`` are one table, and so one history."""
+    if capabilities.case_insensitive_identifiers:
+        return f"lower(table_name) = lower({param})"
+    return f"table_name = {param}"
+
+
 def q(name: str) -> str:
     """Quote an identifier (standard SQL double quotes)."""
     return '"' + name.replace('"', '""') + '"'
@@ -187,12 +195,16 @@ class SqlSession:
 
     # --------------------------------------------------------------- journal
 
+    def _same_table(self) -> str:
+        """The journal's condition on ``table_name`` (one parameter: the table)."""
+        return same_table(self.dest.capabilities, self._p)
+
     def _mark_sql(self) -> str:
         """The journal's last committed load of a table (one parameter: the table)."""
         return (
             f"SELECT checksum, schema_version, started_at, load_id FROM {self._table_ref(LOADS)} "
-            f"WHERE table_name = "
-            f"{self._p} AND status = 'committed' ORDER BY started_at DESC, load_id DESC LIMIT 1"
+            f"WHERE {self._same_table()} "
+            "AND status = 'committed' ORDER BY started_at DESC, load_id DESC LIMIT 1"
         )
 
     def _mark_rows(self, table: str) -> list[dict[str, Any]]:
@@ -205,7 +217,7 @@ class SqlSession:
         if cursor is None:
             return mark
         rows = self._query(
-            f"SELECT cursor_value FROM {self._table_ref(LOADS)} WHERE table_name = {p} AND status = "
+            f"SELECT cursor_value FROM {self._table_ref(LOADS)} WHERE {self._same_table()} AND status = "
             f"'committed' AND strategy = 'incremental' AND cursor_column = {p} "
             f"ORDER BY started_at DESC, load_id DESC LIMIT 1",
             [table, cursor],

@@ -38,6 +38,7 @@ from ._sql import (
     q,
     record_from_row,
     rejected_from_row,
+    same_table,
 )
 
 DIALECT = Dialect(
@@ -99,7 +100,7 @@ class _Known:
 
     def __init__(self, key: str = "") -> None:
         self.key = key  # the file's real path, taken once (a later chdir must not change it)
-        #: table -> ((started_at, load_id) of its latest committed load or None, its mark)
+        #: table (lower case) -> ((started_at, load_id) of its latest committed load, its mark)
         self.marks: dict[str, tuple[tuple[Any, str] | None, Mark]] = {}
         self.columns: dict[str, tuple[tuple[tuple[str, str], ...], dict[str, str]]] = {}
         self.users = 0  # open destinations on the file; at 0 the entry is dropped
@@ -211,17 +212,18 @@ class DuckDBSession(SqlSession):
 
     def last_committed(self, table: str, cursor: str | None) -> Mark:
         known = self.dest.known.marks
-        if cursor is None and table in known:
-            return known[table][1]
+        name = table.lower()  # DuckDB names ignore case: one table, one mark
+        if cursor is None and name in known:
+            return known[name][1]
         mark = super().last_committed(table, cursor)
-        known[table] = (self._order, Mark(mark.checksum, mark.schema_version))
+        known[name] = (self._order, Mark(mark.checksum, mark.schema_version))
         return mark
 
     def journal(self, record: LoadRecord, params: dict[str, Any]) -> None:
         super().journal(record, params)
         if record.status == "committed":
             mark = Mark(record.checksum, record.schema_version)
-            self._committed = (record.table, (record.started_at, record.load_id), mark)
+            self._committed = (record.table.lower(), (record.started_at, record.load_id), mark)
 
     def _take_over(self, table: str, existing: dict[str, str] | None) -> list[str]:
         """A table freight did not create (plain SQL) has no ``_freight_load_id``: add it
@@ -279,7 +281,7 @@ class DuckDBSession(SqlSession):
         """The table's primary key and unique constraints, primary key first."""
         return self._query(
             "SELECT constraint_column_names AS cols FROM duckdb_constraints() "
-            "WHERE schema_name = current_schema() AND table_name = ? "
+            "WHERE schema_name = current_schema() AND lower(table_name) = lower(?) "
             "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') "
             "ORDER BY constraint_type = 'UNIQUE', constraint_index",
             [table],
@@ -301,7 +303,8 @@ class DuckDBSession(SqlSession):
             return
         cols = self._query(
             "SELECT column_name AS name, data_type AS type, comment FROM duckdb_columns() "
-            "WHERE schema_name = current_schema() AND table_name = ? ORDER BY column_index",
+            "WHERE schema_name = current_schema() AND lower(table_name) = lower(?) "
+            "ORDER BY column_index",
             [table],
         )
         defs = [
@@ -580,7 +583,7 @@ class DuckDBDestination:
         return self.columns(table)
 
     def history(self, table: str | None, limit: int | None) -> list[LoadRecord]:
-        where, params = ("WHERE table_name = ?", [table]) if table else ("", [])
+        where, params = (f"WHERE {same_table(CAPABILITIES, '?')}", [table]) if table else ("", [])
         lim = f" LIMIT {int(limit)}" if limit else ""
         rows = self._rows(
             f"SELECT * FROM {q(LOADS)} {where} ORDER BY started_at DESC, load_id DESC{lim}", params
@@ -592,7 +595,7 @@ class DuckDBDestination:
     ) -> list[RejectedRow]:
         conds, params = [], []
         if table:
-            conds.append("table_name = ?")
+            conds.append(same_table(CAPABILITIES, "?"))
             params.append(table)
         if load_id:
             conds.append("load_id = ?")
