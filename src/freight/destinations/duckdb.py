@@ -104,6 +104,10 @@ class _Known:
         self.marks: dict[str, tuple[tuple[Any, str] | None, Mark]] = {}
         self.columns: dict[str, tuple[tuple[tuple[str, str], ...], dict[str, str]]] = {}
         self.users = 0  # open destinations on the file; at 0 the entry is dropped
+        #: held by a load (or a journal write) for its whole transaction: writers of one file
+        #: in this process take turns instead of failing on DuckDB's write conflicts
+        self.write = threading.RLock()
+        self.prepared = False  # freight's journal and quarantine tables are known to exist
 
 
 _KNOWN: dict[str, _Known] = {}
@@ -197,7 +201,7 @@ class DuckDBSession(SqlSession):
 
     def __init__(self, dest: DuckDBDestination) -> None:
         super().__init__(dest)
-        self.conn = dest.conn
+        self.conn = dest.connection()
         self.open = True
         #: this load's journal entry, remembered once it commits: (table, order, mark)
         self._committed: tuple[str, tuple[Any, str], Mark] | None = None
@@ -408,6 +412,7 @@ class DuckDBSession(SqlSession):
             if self._committed:
                 known.marks.pop(self._committed[0], None)
             raise _translate(e, "committing") from e
+        known.prepared = True
         if self._committed:
             # the journal's "latest" is the latest started (as last_committed reads it), which
             # under concurrent loads need not be the last to commit
@@ -448,23 +453,60 @@ class DuckDBDestination:
         self._open = False
         self._in_load = False
         self.read_only = read_only or query.get("read_only", "").lower() in ("1", "true", "yes")
+        self._config = dict(config or {})
         self._lock = threading.RLock()
-        if path != ":memory:" and not self.read_only:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.conn = duckdb.connect(path, read_only=self.read_only, config=config or {})
-        except duckdb.Error as e:
-            raise _translate(e, f"opening {path}") from None
-        try:
-            self.conn.execute("SET arrow_lossless_conversion = true")
-            if not self.read_only:
-                self.conn.execute(journal_ddl(DIALECT, q(LOADS), LOAD_COLUMNS))
-                self.conn.execute(journal_ddl(DIALECT, q(REJECTED), REJECTED_COLUMNS))
-        except duckdb.Error as e:
-            self.conn.close()
-            raise _translate(e, "preparing freight's tables") from None
+        self.conn: duckdb.DuckDBPyConnection | None = None
+        # a missing file is made by the first load that writes (a load refused before any
+        # I/O leaves nothing behind); reading finds it empty meanwhile
+        if path == ":memory:" or self.read_only or Path(path).exists():
+            self._connect()
         self.known = _acquire_known(path)
         self._open = True
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if self.path != ":memory:" and not self.read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = duckdb.connect(self.path, read_only=self.read_only, config=self._config)
+        except duckdb.Error as e:
+            raise _translate(e, f"opening {self.path}") from None
+        try:
+            conn.execute("SET arrow_lossless_conversion = true")
+        except duckdb.Error as e:
+            conn.close()
+            raise _translate(e, "opening the database") from None
+        self.conn = conn
+        return conn
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection (for SQL of your own beside freight's), the file made if it
+        did not exist yet."""
+        with self._lock:
+            return self.conn if self.conn is not None else self._connect()
+
+    def _reader(self) -> duckdb.DuckDBPyConnection | None:
+        """The connection to read with; None while the file does not exist (nothing to read)."""
+        if self.conn is None and Path(self.path).exists():
+            self._connect()
+        return self.conn
+
+    def _prepare(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """freight's journal and quarantine tables, made by the first load that commits or
+        records (inside its transaction: a rolled-back load takes them with it)."""
+        if not self.known.prepared:
+            conn.execute(journal_ddl(DIALECT, q(LOADS), LOAD_COLUMNS))
+            conn.execute(journal_ddl(DIALECT, q(REJECTED), REJECTED_COLUMNS))
+
+    def _has(self, table: str) -> bool:
+        """Whether freight's own ``table`` exists (a file made by plain SQL has none)."""
+        if self.known.prepared:
+            return True
+        rows = self._rows(
+            "SELECT 1 AS one FROM duckdb_tables() WHERE schema_name = current_schema() "
+            "AND database_name = current_database() AND table_name = ?",
+            [table],
+        )
+        return bool(rows)
 
     def __repr__(self) -> str:
         return f"DuckDBDestination({self.url!r})"
@@ -473,11 +515,14 @@ class DuckDBDestination:
 
     @contextmanager
     def session(self) -> Iterator[DuckDBSession]:
-        with self._lock:
+        with self._lock, self.known.write:
+            conn = self.connection()
             s = DuckDBSession(self)
             try:
-                self.conn.execute("BEGIN TRANSACTION")
+                conn.execute("BEGIN TRANSACTION")
+                self._prepare(conn)
             except duckdb.Error as e:
+                s.rollback()
                 raise _translate(e, "starting a transaction") from None
             self._in_load = True
             try:
@@ -495,21 +540,27 @@ class DuckDBDestination:
         """Journal a failed or skipped load in its own small transaction."""
         values = _record_values(record, params)
         cols = ", ".join(q(c) for c, _ in LOAD_COLUMNS)
-        with self._lock:
+        with self._lock, self.known.write:
+            conn = self.connection()
             try:
-                self.conn.execute(
+                self._prepare(conn)
+                conn.execute(
                     f"INSERT INTO {q(LOADS)} ({cols}) VALUES ({', '.join(['?'] * len(values))})",
                     values,
                 )
             except duckdb.Error as e:
                 raise _translate(e, "writing the journal") from None
+            self.known.prepared = True
 
     # --------------------------------------------------------------- reading
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
+            conn = self._reader()
+            if conn is None:
+                return []
             try:
-                return _fetch(self.conn, sql, params)
+                return _fetch(conn, sql, params)
             except duckdb.Error as e:
                 raise _translate(e, "reading") from None
 
@@ -527,8 +578,11 @@ class DuckDBDestination:
     def _signature(self, table: str) -> tuple[tuple[str, str], ...]:
         """The table's stored column names and types, from a query that reads no rows."""
         with self._lock:
+            conn = self._reader()
+            if conn is None:
+                return ()
             try:
-                desc = self.conn.execute(f"SELECT * FROM {q(table)} LIMIT 0").description or ()
+                desc = conn.execute(f"SELECT * FROM {q(table)} LIMIT 0").description or ()
             except duckdb.Error as e:  # dropped or renamed by someone else since it was seen
                 self.known.columns.pop(table.lower(), None)
                 if not self._in_load:
@@ -561,6 +615,8 @@ class DuckDBDestination:
     def stored_fits_float(self, table: str, column: str) -> bool:
         """Whether every stored value of an integer column is exact as a float (|v| <= 2**53).
         Runs on its own cursor: intake may ask from its producer thread mid-load."""
+        if self.conn is None:  # (asked during a load, which opened the file)
+            return False
         cur = self.conn.cursor()
         try:
             rows = cur.execute(
@@ -583,6 +639,8 @@ class DuckDBDestination:
         return self.columns(table)
 
     def history(self, table: str | None, limit: int | None) -> list[LoadRecord]:
+        if not self._has(LOADS):
+            return []
         where, params = (f"WHERE {same_table(CAPABILITIES, '?')}", [table]) if table else ("", [])
         lim = f" LIMIT {int(limit)}" if limit else ""
         rows = self._rows(
@@ -593,6 +651,8 @@ class DuckDBDestination:
     def rejected(
         self, table: str | None, load_id: str | None, limit: int | None = None
     ) -> list[RejectedRow]:
+        if not self._has(REJECTED):
+            return []
         conds, params = [], []
         if table:
             conds.append(same_table(CAPABILITIES, "?"))
@@ -625,13 +685,13 @@ class DuckDBDestination:
         sql = self._select(table, columns, meta)
         with self._lock:
             try:
-                return self.conn.sql(sql).to_arrow_table()
+                return self.connection().sql(sql).to_arrow_table()
             except duckdb.Error as e:
                 raise _translate(e, f"reading {table}") from None
 
     def read_batches(self, table: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
         sql = self._select(table, None, False)
-        cur = self.conn.cursor()
+        cur = self.connection().cursor()
         try:
             reader = cur.sql(sql).to_arrow_reader(batch_rows)
             yield from reader
@@ -642,11 +702,14 @@ class DuckDBDestination:
         t0 = time.perf_counter()
         version = duckdb.__version__
         try:
-            stats = self._rows(
-                f"SELECT count(*) AS loads, count(*) FILTER (WHERE status = 'failed') AS failed "
-                f"FROM {q(LOADS)}"
-            )[0]
-            rejected = self._rows(f"SELECT count(*) AS n FROM {q(REJECTED)}")[0]["n"]
+            stats, rejected = {"loads": 0, "failed": 0}, 0
+            if self._has(LOADS):
+                stats = self._rows(
+                    f"SELECT count(*) AS loads, count(*) FILTER (WHERE status = 'failed') "
+                    f"AS failed FROM {q(LOADS)}"
+                )[0]
+            if self._has(REJECTED):
+                rejected = self._rows(f"SELECT count(*) AS n FROM {q(REJECTED)}")[0]["n"]
             tables = len(self.tables())
             ok = True
         except DestinationError:
@@ -670,6 +733,7 @@ class DuckDBDestination:
                 self._open = False
                 _release_known(self.known)
             try:
-                self.conn.close()
+                if self.conn is not None:
+                    self.conn.close()
             except duckdb.Error:
                 pass
