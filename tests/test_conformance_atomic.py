@@ -50,13 +50,18 @@ def test_generator_failing_after_10k_rows_leaves_table_as_it_was(url: str, strat
         assert ds.history("t")[1].status == "committed"
 
 
+def without_journal(objs: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
+    return {o for o in objs if not {"_freight_loads", "_freight_rejected"} & set(o)}
+
+
 def test_failed_load_into_a_new_table_creates_nothing(url: str) -> None:
     with freight.connect(url, chunk_rows=500) as ds:
         before = stored_objects(ds, url)
         with pytest.raises(Exception, match="source failed"):
             ds.load(exploding(2_000), "fresh", strategy="merge", key="id")
         assert "fresh" not in ds.tables()
-        assert stored_objects(ds, url) == before
+        # (freight's journal may be made by this failure's record, on a DuckDB file made now)
+        assert without_journal(stored_objects(ds, url)) == without_journal(before)
         assert ds.rejected() == []
         (rec,) = ds.history("fresh")
         assert rec.status == "failed" and "source failed" in (rec.error or "")
