@@ -103,6 +103,8 @@ class _Known:
         #: table (lower case) -> ((started_at, load_id) of its latest committed load, its mark)
         self.marks: dict[str, tuple[tuple[Any, str] | None, Mark]] = {}
         self.columns: dict[str, tuple[tuple[tuple[str, str], ...], dict[str, str]]] = {}
+        #: table -> (its columns' signature, its primary key and unique column sets)
+        self.keys: dict[str, tuple[tuple[tuple[str, str], ...], list[tuple[str, ...]]]] = {}
         self.users = 0  # open destinations on the file; at 0 the entry is dropped
         #: held by a load (or a journal write) for its whole transaction: writers of one file
         #: in this process take turns instead of failing on DuckDB's write conflicts
@@ -296,7 +298,17 @@ class DuckDBSession(SqlSession):
         return tuple(keys[0]["cols"]) if keys else None
 
     def unique_keys(self, table: str) -> list[tuple[str, ...]]:
-        return [tuple(k["cols"]) for k in self._keys(table)]
+        """Remembered with the table's columns (the catalogue query is a few ms of a small
+        merge), valid while the columns' signature is the one this load read."""
+        name = table.lower()
+        cached = self.dest.known.columns.get(name)
+        hit = self.dest.known.keys.get(name)
+        if cached is not None and hit is not None and hit[0] == cached[0]:
+            return list(hit[1])
+        keys = [tuple(k["cols"]) for k in self._keys(table)]
+        if cached is not None:
+            self.dest.known.keys[name] = (cached[0], keys)
+        return keys
 
     def _alter_column(self, table: str, column: str, new: str) -> None:
         """DuckDB cannot change the type of a key column in place: rebuild the table (inside
@@ -401,6 +413,7 @@ class DuckDBSession(SqlSession):
         """Whatever the outcome, columns this load touched are read afresh next time."""
         for table in self.altered:
             self.dest.known.columns.pop(table.lower(), None)
+            self.dest.known.keys.pop(table.lower(), None)
 
     def commit(self) -> None:
         self.open = False
