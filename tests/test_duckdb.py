@@ -251,6 +251,15 @@ def test_remembered_columns_ignore_the_case_of_table_names(tmp_path: Path) -> No
         assert ds.read("posts").sort_by("id").column("x").to_pylist() == [None, "text", "5"]
 
 
+def test_a_key_widened_through_another_spelling_keeps_the_stored_name(tmp_path: Path) -> None:
+    """Widening a key column rebuilds the table; the rebuilt table keeps its stored name."""
+    with freight.connect(f"duckdb:///{tmp_path}/case.duckdb") as ds:
+        ds.load([{"id": 1, "v": "a"}], table="events", strategy="merge", key="id")
+        r = ds.load([{"id": 2**70, "v": "b"}], table="EVENTS", strategy="merge", key="id")
+        assert r.inserted == 1 and ds.schema("events")["id"] == "decimal(38,0)"
+        assert ds.tables() == ["events"]
+
+
 def test_remembered_state_ends_with_the_file_even_after_a_chdir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -318,7 +318,8 @@ class DuckDBSession(SqlSession):
             super()._alter_column(table, column, new)
             return
         cols = self._query(
-            "SELECT column_name AS name, data_type AS type, comment FROM duckdb_columns() "
+            "SELECT table_name AS stored, column_name AS name, data_type AS type, comment "
+            "FROM duckdb_columns() "
             "WHERE schema_name = current_schema() AND lower(table_name) = lower(?) "
             "ORDER BY column_index",
             [table],
@@ -332,7 +333,8 @@ class DuckDBSession(SqlSession):
         self._exec(f"CREATE TABLE {q(tmp)} ({', '.join(defs)})")
         self._exec(f"INSERT INTO {q(tmp)} SELECT * FROM {q(table)}")
         self._exec(f"DROP TABLE {q(table)}")
-        self._exec(f"ALTER TABLE {q(tmp)} RENAME TO {q(table)}")
+        # under the name as stored: a load naming it in other case must not rename it
+        self._exec(f"ALTER TABLE {q(tmp)} RENAME TO {q(cols[0]['stored'])}")
         for c in cols:
             if c["comment"] == UNTYPED:
                 self._mark_untyped(table, c["name"], True)
