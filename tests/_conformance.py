@@ -51,6 +51,19 @@ def kind(ds: freight.Dataset) -> str:
     return ds.destination.capabilities.name
 
 
+def raw_sql(ds: freight.Dataset, url: str, sql: str) -> None:
+    """Run ``sql`` through the destination's own driver, outside freight (a table made by
+    plain SQL, a row written behind freight's back). PostgreSQL runs it in the URL's schema."""
+    if kind(ds) == "duckdb":
+        ds.destination.connection().execute(sql)  # type: ignore[attr-defined]
+        return
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{_pg_schema(url)}"')
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
 def _pg_schema(url: str) -> str:
     return dict(parse_qsl(urlsplit(url).query)).get("schema", "public")
 
@@ -61,6 +74,8 @@ def stored_objects(ds: freight.Dataset, url: str) -> set[tuple[str, ...]]:
     relations and schemas outside ``pg_temp*`` (temporary tables die with their session)."""
     if kind(ds) == "duckdb":
         conn = ds.destination.conn  # type: ignore[attr-defined]
+        if conn is None:  # the file is not made yet: it holds nothing
+            return set()
         tables = conn.execute(
             "SELECT 'table', database_name, schema_name, table_name, temporary::VARCHAR "
             "FROM duckdb_tables()"

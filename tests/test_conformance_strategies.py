@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import freight
-from _conformance import assert_accounted, counts, raw_rows, rows
+from _conformance import assert_accounted, counts, raw_rows, raw_sql, rows
 
 BASE = [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}, {"id": 3, "v": "c"}]
 
@@ -458,6 +458,96 @@ def test_key_column_absent_from_the_table_fails_and_commits_nothing(ds: freight.
     with pytest.raises(freight.FreightError):
         ds.load([{"v": "b"}], "t", strategy="merge", key="id")
     assert rows(ds, "t") == [{"v": "a"}]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "extra"),
+    [
+        ("merge", {}),
+        ("insert_only", {}),
+        ("update_only", {}),
+        ("delete", {}),
+        ("incremental", {"cursor": "v"}),
+    ],
+)
+def test_keyed_load_into_stored_repeated_keys_is_refused_leaving_the_table(
+    ds: freight.Dataset, strategy: str, extra: dict
+) -> None:
+    """A keyless append may store a key twice; a keyed load would then match one batch row
+    to several stored rows (updated 2, unchanged -1). It is refused, naming the fix."""
+    load(ds, [{"k": 1, "v": 1}, {"k": 1, "v": 2}, {"k": 2, "v": 5}])
+    before = rows(ds, "t", ["k", "v"])
+    with pytest.raises(freight.SchemaContractError) as info:
+        ds.load([{"k": 1, "v": 3}], "t", strategy=strategy, key="k", **extra)
+    message = str(info.value)
+    assert "stored rows repeat a key (k = 1 is stored 2 times)" in message
+    assert 'ADD PRIMARY KEY ("k")' in message
+    assert rows(ds, "t", ["k", "v"]) == before
+    assert ds.history("t", limit=1)[0].status == "failed"
+
+
+def test_keyed_load_into_a_keyless_table_with_unique_keys_works(ds: freight.Dataset) -> None:
+    load(ds, [{"k": 1, "v": 1}, {"k": 2, "v": 2}])
+    r = load(ds, [{"k": 1, "v": 3}, {"k": 3, "v": 3}], strategy="merge", key="k")
+    assert counts(r) == {"updated": 1, "inserted": 1}
+    r = load(ds, [{"k": 2}], strategy="delete", key="k")
+    assert counts(r) == {"deleted": 1}
+    assert rows(ds, "t", "k") == [{"k": 1, "v": 3}, {"k": 3, "v": 3}]
+
+
+B2, C3 = {"id": 2, "name": "B"}, {"id": 3, "name": "c"}
+FOREIGN = [
+    ("append", {}, [C3], {"inserted": 1}, [(1, "a"), (2, "b"), (3, "c")]),
+    ("replace", {}, [C3], {"inserted": 1}, [(3, "c")]),
+    (
+        "merge",
+        {"key": "id"},
+        [B2, C3],
+        {"updated": 1, "inserted": 1},
+        [(1, "a"), (2, "B"), (3, "c")],
+    ),
+    (
+        "insert_only",
+        {"key": "id"},
+        [B2, C3],
+        {"inserted": 1, "skipped": 1},
+        [(1, "a"), (2, "b"), (3, "c")],
+    ),
+    ("update_only", {"key": "id"}, [B2, C3], {"updated": 1, "skipped": 1}, [(1, "a"), (2, "B")]),
+    ("delete", {"key": "id"}, [{"id": 2}], {"deleted": 1}, [(1, "a")]),
+    (
+        "incremental",
+        {"key": "id", "cursor": "id"},
+        [B2, C3],
+        {"updated": 1, "inserted": 1},
+        [(1, "a"), (2, "B"), (3, "c")],
+    ),
+    ("incremental", {"cursor": "id"}, [C3], {"inserted": 1}, [(1, "a"), (2, "b"), (3, "c")]),
+]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "kw", "batch", "want", "stored"),
+    FOREIGN,
+    ids=[f"{s}-{'key' if 'key' in kw else 'nokey'}" for s, kw, *_ in FOREIGN],
+)
+def test_every_strategy_loads_into_a_table_made_with_plain_sql(
+    ds: freight.Dataset, url: str, strategy: str, kw: dict, batch: list, want: dict, stored: list
+) -> None:
+    """freight takes over a table it did not create: its load-id column is added inside the
+    load's transaction, and the next load finds it there."""
+    raw_sql(ds, url, "CREATE TABLE items (id integer PRIMARY KEY, name varchar)")
+    raw_sql(ds, url, "INSERT INTO items VALUES (1, 'a'), (2, 'b')")
+    r = load(ds, [dict(x) for x in batch], "items", strategy=strategy, **kw)
+    assert counts(r) == want
+    assert "added column _freight_load_id text" in r.schema_changes
+    assert [(x["id"], x["name"]) for x in rows(ds, "items", "id")] == stored
+    written = {x["id"] for x in raw_rows(ds, "items") if x["_freight_load_id"] == r.load_id}
+    assert written == {x["id"] for x in batch if (x["id"], x.get("name")) in stored}
+    assert ds.schema("items") == {"id": "int64", "name": "string"}
+    again = load(ds, [{"id": 9, "name": "z"}], "items", strategy="merge", key="id")
+    assert counts(again) == {"inserted": 1}
+    assert "added column _freight_load_id text" not in again.schema_changes
 
 
 # --------------------------------------------------------------------------- invariants

@@ -516,32 +516,58 @@ def test_identifiers_are_kept_exactly_and_quoted(ds: freight.Dataset, name: str)
     assert sorted(ds.tables()) == sorted([name, "x"])
 
 
-def test_columns_differing_only_by_case_are_refused(ds: freight.Dataset) -> None:
-    with pytest.raises(freight.InvalidIdentifierError):
-        ds.load([{"Name": 1, "name": 2}], "cs")
-    assert "cs" not in ds.tables()
-    with pytest.raises(freight.InvalidIdentifierError):
-        ds.load([{"id": 1, "Name": "a"}, {"id": 2, "name": "b"}], "cs")
-    assert "cs" not in ds.tables()
+def test_columns_differing_only_by_case_follow_the_destinations_folding(
+    ds: freight.Dataset,
+) -> None:
+    """Where names fold case (DuckDB) ``Name`` and ``name`` would be one column: refused,
+    saying so. Where quoted names keep their case (PostgreSQL) they are two columns."""
+    if ds.destination.capabilities.case_insensitive_identifiers:
+        with pytest.raises(freight.InvalidIdentifierError, match="folds the case of names"):
+            ds.load([{"Name": 1, "name": 2}], "cs")
+        assert "cs" not in ds.tables()
+        with pytest.raises(freight.InvalidIdentifierError, match="folds the case of names"):
+            ds.load([{"id": 1, "Name": "a"}, {"id": 2, "name": "b"}], "cs")
+        assert "cs" not in ds.tables()
+        return
+    ds.load([{"Name": 1, "name": 2}], "cs")
+    ds.load([{"id": 1, "Name": 3}, {"id": 2, "name": 4}], "cs")
+    assert rows(ds, "cs") == [
+        {"Name": 1, "name": 2, "id": None},
+        {"Name": 3, "name": None, "id": 1},
+        {"Name": None, "name": 4, "id": 2},
+    ]
+    assert ds.schema("cs") == {"Name": "int64", "name": "int64", "id": "int64"}
 
 
-def test_a_column_differing_by_case_from_a_stored_one_is_refused(ds: freight.Dataset) -> None:
+def test_a_column_differing_by_case_from_a_stored_one(ds: freight.Dataset) -> None:
     ds.load([{"id": 1, "Name": "a"}], "cs2")
-    with pytest.raises(freight.InvalidIdentifierError):
-        ds.load([{"id": 2, "name": "b"}], "cs2")
-    assert rows(ds, "cs2") == [{"id": 1, "Name": "a"}]
+    if ds.destination.capabilities.case_insensitive_identifiers:
+        with pytest.raises(freight.InvalidIdentifierError, match="folds the case of names"):
+            ds.load([{"id": 2, "name": "b"}], "cs2")
+        assert rows(ds, "cs2") == [{"id": 1, "Name": "a"}]
+        return
+    ds.load([{"id": 2, "name": "b"}], "cs2", strategy="merge", key="id")
+    assert rows(ds, "cs2", "id") == [
+        {"id": 1, "Name": "a", "name": None},
+        {"id": 2, "Name": None, "name": "b"},
+    ]
 
 
 @pytest.mark.parametrize("where", ["column", "table", "key"])
-def test_reserved_prefix_is_refused(ds: freight.Dataset, where: str) -> None:
-    with pytest.raises(freight.InvalidIdentifierError):
+@pytest.mark.parametrize("prefix", ["_freight_", "_FREIGHT_", "_Freight_"])
+def test_reserved_prefix_is_refused_in_any_case(
+    ds: freight.Dataset, where: str, prefix: str
+) -> None:
+    with pytest.raises(freight.InvalidIdentifierError, match="reserved prefix"):
         if where == "column":
-            ds.load([{"_freight_x": 1}], "t")
+            ds.load([{f"{prefix}x": 1}], "t")
         elif where == "table":
-            ds.load([{"x": 1}], "_freight_loads")
+            ds.load([{"x": 1}], f"{prefix}loads")
         else:
-            ds.load([{"_freight_load_id": 1}], "t", strategy="merge", key="_freight_load_id")
+            name = f"{prefix}load_id"
+            ds.load([{name: 1}], "t", strategy="merge", key=name)
     assert ds.tables() == []
+    assert all(not h.table.lower().startswith("_freight_") for h in ds.history())
 
 
 @pytest.mark.parametrize("bad", ["", " lead", "trail ", "nul\x00"])
@@ -757,6 +783,34 @@ SAME_VALUES = {
     "uuid": (uuid.UUID(int=7), uuid.UUID(int=7)),
     "json": ({"a": [1, {"b": None}], "c": "ü"}, {"a": [1, {"b": None}], "c": "ü"}),
 }
+
+
+@pytest.mark.parametrize(
+    ("strategy", "extra"), [("merge", {}), ("update_only", {}), ("incremental", {"cursor": "n"})]
+)
+@pytest.mark.parametrize(("stored", "given"), [(-0.0, 0.0), (0.0, -0.0)])
+def test_an_updated_row_takes_the_batchs_sign_of_zero(
+    ds: freight.Dataset, strategy: str, extra: dict, stored: float, given: float
+) -> None:
+    """Row 1 changes another column too: it is updated and stores the batch's zero (DuckDB
+    kept the stored one). Row 2 changes only the sign of zero, which SQL equality does not
+    see (-0.0 = 0.0): unchanged on every destination, the stored zero kept."""
+    ds.load(
+        [{"k": 1, "f": stored, "n": 1}, {"k": 2, "f": stored, "n": 1}],
+        "z",
+        strategy="merge",
+        key="k",
+    )
+    r = ds.load(
+        [{"k": 1, "f": given, "n": 2}, {"k": 2, "f": given, "n": 1}],
+        "z",
+        strategy=strategy,
+        key="k",
+        **extra,
+    )
+    assert counts(r) == {"updated": 1, "unchanged": 1}
+    signs = {x["k"]: math.copysign(1.0, x["f"]) for x in rows(ds, "z")}
+    assert signs == {1: math.copysign(1.0, given), 2: math.copysign(1.0, stored)}
 
 
 @pytest.mark.parametrize("case", sorted(SAME_VALUES))

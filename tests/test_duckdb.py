@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
 from pathlib import Path
 
+import duckdb
 import pytest
 
 import freight
@@ -90,7 +92,7 @@ def test_read_only(tmp_path: Path) -> None:
 
 
 def test_no_staging_object_survives(duck: freight.Dataset) -> None:
-    conn = duck.destination.conn  # type: ignore[attr-defined]
+    conn = duck.destination.connection()  # type: ignore[attr-defined]
 
     def all_tables() -> set[str]:
         return {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
@@ -204,32 +206,29 @@ def test_a_file_made_again_remembers_nothing_of_the_old_one(tmp_path: Path) -> N
 
 def test_remembered_checksum_follows_the_journal_when_loads_overlap(tmp_path: Path) -> None:
     """The journal's latest load is the latest *started*; when an earlier-started load commits
-    after a later one, the remembered checksum must still be the later-started load's."""
-    import threading
-
+    after a later one, the remembered checksum must still be the later-started load's.
+    Writers of one file take turns (the file's write lock): a takes its start time, then waits
+    for the lock, which b's load (on the thread holding it) takes first."""
     url = f"duckdb:///{tmp_path}/overlap.duckdb"
     a_rows = [{"id": i, "v": "a"} for i in range(10)]
     b_rows = [{"id": 100, "v": "b"}]
-    a_reading, b_done = threading.Event(), threading.Event()
+    a_waiting = threading.Event()
     with freight.connect(url, chunk_rows=2) as a, freight.connect(url) as b:
         b.load([{"id": -1, "v": "seed"}], table="t")  # the table exists before both
+        open_session = a.destination.session
 
-        def slow_rows():  # a starts first and is still loading while b loads and commits
-            for i, r in enumerate(a_rows):
-                a_reading.set()
-                if i == 4:
-                    assert b_done.wait(10)
-                yield r
+        def session():  # called once a's start time is taken; waits for the lock on entry
+            a_waiting.set()
+            return open_session()
 
+        a.destination.session = session  # type: ignore[method-assign]
         result = {}
-        worker = threading.Thread(target=lambda: result.update(r=a.load(slow_rows(), table="t")))
-        worker.start()
-        try:
-            assert a_reading.wait(10)  # a's start time is taken before it reads a row
-            assert b.load(b_rows, table="t").status == "committed"
-        finally:
-            b_done.set()
-            worker.join(10)
+        worker = threading.Thread(target=lambda: result.update(r=a.load(a_rows, table="t")))
+        with b.destination.known.write:  # type: ignore[attr-defined]
+            worker.start()
+            assert a_waiting.wait(10)
+            assert b.load(b_rows, table="t").status == "committed"  # the lock is this thread's
+        worker.join(10)
         assert result["r"].status == "committed"  # a committed last, yet started first
         started = {h.load_id: h.started_at for h in b.history("t")}
         b_id = b.history("t")[0].load_id
@@ -252,6 +251,15 @@ def test_remembered_columns_ignore_the_case_of_table_names(tmp_path: Path) -> No
         assert ds.read("posts").sort_by("id").column("x").to_pylist() == [None, "text", "5"]
 
 
+def test_a_key_widened_through_another_spelling_keeps_the_stored_name(tmp_path: Path) -> None:
+    """Widening a key column rebuilds the table; the rebuilt table keeps its stored name."""
+    with freight.connect(f"duckdb:///{tmp_path}/case.duckdb") as ds:
+        ds.load([{"id": 1, "v": "a"}], table="events", strategy="merge", key="id")
+        r = ds.load([{"id": 2**70, "v": "b"}], table="EVENTS", strategy="merge", key="id")
+        assert r.inserted == 1 and ds.schema("events")["id"] == "decimal(38,0)"
+        assert ds.tables() == ["events"]
+
+
 def test_remembered_state_ends_with_the_file_even_after_a_chdir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -268,3 +276,97 @@ def test_remembered_state_ends_with_the_file_even_after_a_chdir(
     (tmp_path / "rel.duckdb").unlink()
     with freight.connect("duckdb:///rel.duckdb") as again:
         assert again.load(rows, table="t").status == "committed"  # a new file: no replay
+
+
+# --------------------------------------------------------------------------- nothing made early
+
+
+def test_a_load_refused_before_any_io_makes_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "x.duckdb"
+    with freight.connect(f"duckdb:///{path}") as ds:
+        with pytest.raises(freight.MissingKeyError):
+            ds.load([{"id": 1}], "t", strategy="merge")
+        with pytest.raises(freight.InvalidStrategyError):
+            ds.load([{"id": 1}], "t", strategy="nope")
+        with pytest.raises(freight.InvalidIdentifierError):
+            ds.load([{"id": 1}], "_FREIGHT_LOADS")
+        # reading finds it empty, and makes nothing either
+        assert ds.tables() == [] and ds.history() == [] and ds.rejected() == []
+        assert ds.health().ok and ds.health().loads == 0
+        with pytest.raises(freight.FreightError, match="no table"):
+            ds.read("t")
+    assert not path.exists() and not path.parent.exists()
+
+
+def test_the_first_load_that_commits_or_records_makes_the_file_and_journal(tmp_path: Path) -> None:
+    path = tmp_path / "x.duckdb"
+
+    def failing():
+        yield {"id": 1}
+        raise RuntimeError("source broke")
+
+    with freight.connect(f"duckdb:///{path}") as ds:
+        with pytest.raises(RuntimeError, match="source broke"):
+            ds.load(failing(), "t")
+        assert [h.status for h in ds.history()] == ["failed"]  # recorded: journal made
+        assert ds.tables() == []
+        assert ds.load([{"id": 1}], "t").status == "committed"
+        assert [h.status for h in ds.history()] == ["committed", "failed"]
+    assert path.exists()
+
+
+def test_a_file_made_with_plain_sql_reads_as_an_empty_journal(tmp_path: Path) -> None:
+    path = tmp_path / "own.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR)")
+    with freight.connect(f"duckdb:///{path}") as ds:
+        assert ds.history() == [] and ds.rejected() == [] and ds.health().ok
+        assert ds.tables() == ["items"]
+    with duckdb.connect(str(path)) as conn:  # reading made none of freight's tables
+        assert conn.execute("SELECT table_name FROM duckdb_tables()").fetchall() == [("items",)]
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def test_threads_each_with_a_dataset_on_one_file_all_succeed(tmp_path: Path) -> None:
+    """Four threads, each with its own Dataset on one file, 30 merges of 50 rows each (half
+    their own keys, half shared), a column added now and then: DuckDB's write conflicts
+    killed three of four. Writers of one file now take turns inside the process."""
+    url = f"duckdb:///{tmp_path / 'threads.duckdb'}"
+    errors: list[BaseException] = []
+    acked: dict[int, list[freight.LoadResult]] = {t: [] for t in range(4)}
+
+    def work(t: int) -> None:
+        try:
+            with freight.connect(url) as ds:
+                for i in range(30):
+                    batch = [{"id": t * 1000 + j, "v": i} for j in range(25)]
+                    batch += [{"id": 10_000 + j, "v": i, "by": t} for j in range(25)]
+                    if i % 10 == 5:
+                        for row in batch:
+                            row[f"c{t}_{i}"] = i
+                    acked[t].append(ds.load(batch, "m", strategy="merge", key="id"))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert all(
+        len(acked[t]) == 30 and all(r.status == "committed" for r in acked[t]) for t in acked
+    )
+    with freight.connect(url) as ds:
+        stored = ds.read("m").to_pylist()
+        ids = [r["id"] for r in stored]
+        assert len(ids) == len(set(ids)) == 4 * 25 + 25
+        by_id = {r["id"]: r for r in stored}
+        for t in range(4):  # each thread's own keys hold its last acknowledged write
+            assert all(by_id[t * 1000 + j]["v"] == 29 for j in range(25))
+            assert all(by_id[t * 1000 + j][f"c{t}_25"] == 25 for j in range(25))
+        assert {by_id[10_000 + j]["by"] for j in range(25)} <= {0, 1, 2, 3}
+        assert all(by_id[10_000 + j]["v"] == 29 for j in range(25))  # every last write is 29
+        assert len(ds.history("m")) == 4 * 30

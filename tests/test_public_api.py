@@ -160,7 +160,7 @@ def test_errors_raised_by_loads_are_freight_errors(ds: freight.Dataset) -> None:
         lambda: ds.load([{"x": 1}], "t", contract="nope"),
         lambda: ds.load([{"x": 1}], "t", on_reject="nope"),
         lambda: ds.load([{"x": 1}], "_freight_t"),
-        lambda: ds.load([{"x": 1, "X": 2}], "t"),
+        lambda: ds.load([{"x": 1, "_FREIGHT_x": 2}], "t"),
         lambda: ds.load(12, "t"),
         lambda: ds.schema("no_such_table"),
     ]

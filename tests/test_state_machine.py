@@ -1,7 +1,11 @@
 """A stateful model test: random sequences of merge / insert_only / update_only / delete /
 replace loads (and idempotent replays) against a dict model of the table. After every step
-the result's counters, the table's contents and ``count(*) == count(distinct key)`` must
-match the model. Runs on every destination.
+the result's counters (never negative), the table's contents and
+``count(*) == count(distinct key)`` must match the model. Runs on every destination.
+
+A run may start from a table made by a keyless append, whose rows may repeat a key: then
+every keyed load with rows to match is refused (``SchemaContractError``) leaving the table
+exactly as it was, until a replace gives the table unique keys.
 
 Profiles: ``freight-quick`` (default, well under a minute on DuckDB) and ``freight-long``;
 pick one with ``FREIGHT_STATE_MACHINE_PROFILE=freight-long``.
@@ -18,6 +22,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -66,6 +71,11 @@ def last_wins(batch: list[dict]) -> dict[int, dict]:
     return out
 
 
+def in_order(pairs: Any) -> list[tuple[Any, Any]]:
+    """(id, v) pairs sorted, None values first."""
+    return sorted(pairs, key=lambda p: (p[0], p[1] is not None, p[1] or 0))
+
+
 class LoadMachine(RuleBasedStateMachine):
     """The model is ``{id: v}``; ``exists`` tells whether the table has been created."""
 
@@ -77,6 +87,44 @@ class LoadMachine(RuleBasedStateMachine):
         self.exists = False
         self.last: tuple[str, str] | None = None  # content() of the last committed load
         self.last_batch: list[dict] = []
+        #: the stored rows while they repeat a key (a keyless append made the table)
+        self.dups: list[tuple[Any, Any]] | None = None
+
+    # ---------------------------------------------------------------- starting states
+
+    @initialize(batch=st.lists(full_rows, max_size=6))
+    def keyless_append_first(self, batch: list[dict]) -> None:
+        """Maybe start from a table a keyless append made; its rows may repeat a key."""
+        if not batch:
+            return
+        r = self.ds.load(batch, self.table)
+        assert_accounted(r)
+        assert counts(r) == {"inserted": len(batch)}, r
+        self.exists = True
+        if len({row["id"] for row in batch}) < len(batch):
+            self.dups = in_order((row["id"], row["v"]) for row in batch)
+        else:
+            self.model = {row["id"]: row["v"] for row in batch}
+
+    def stored(self) -> list[tuple[Any, Any]]:
+        if self.table not in self.ds.tables():
+            return []
+        return in_order((r["id"], r.get("v")) for r in self.ds.read(self.table).to_pylist())
+
+    def refused(self, strategy: str, batch: list[dict]) -> bool:
+        """While stored rows repeat a key, a keyed load with rows to match is refused before
+        anything changes (an identical re-run of the last committed load is still skipped)."""
+        if (
+            self.dups is None
+            or content(strategy, batch) == self.last
+            or all(r.get("id") is None for r in batch)
+        ):
+            return False
+        with pytest.raises(freight.SchemaContractError, match="stored rows repeat a key"):
+            self.ds.load(batch, self.table, strategy=strategy, key="id")
+        assert self.stored() == self.dups
+        assert self.ds.history(self.table, limit=1)[0].status == "failed"
+        return True
 
     # ---------------------------------------------------------------- running a load
 
@@ -109,6 +157,8 @@ class LoadMachine(RuleBasedStateMachine):
 
     @rule(batch=batches)
     def merge(self, batch: list[dict]) -> None:
+        if self.refused("merge", batch):
+            return
         if content("merge", batch) == self.last:
             self.run("merge", batch, {})
             return
@@ -128,6 +178,8 @@ class LoadMachine(RuleBasedStateMachine):
     @rule(batch=key_batches)
     def merge_keys_only(self, batch: list[dict]) -> None:
         """A merge batch lacking the value column entirely leaves stored values alone."""
+        if self.refused("merge", batch):
+            return
         if content("merge", batch) == self.last:
             self.run("merge", batch, {})
             return
@@ -149,6 +201,8 @@ class LoadMachine(RuleBasedStateMachine):
     )
     def merge_ragged(self, batch: list[dict]) -> None:
         """A row lacking a column other rows of the batch have sets it to NULL."""
+        if self.refused("merge", batch):
+            return
         if content("merge", batch) == self.last:
             self.run("merge", batch, {})
             return
@@ -167,6 +221,8 @@ class LoadMachine(RuleBasedStateMachine):
 
     @rule(batch=batches)
     def insert_only(self, batch: list[dict]) -> None:
+        if self.refused("insert_only", batch):
+            return
         if content("insert_only", batch) == self.last:
             self.run("insert_only", batch, {})
             return
@@ -183,6 +239,8 @@ class LoadMachine(RuleBasedStateMachine):
 
     @rule(batch=batches)
     def update_only(self, batch: list[dict]) -> None:
+        if self.refused("update_only", batch):
+            return
         if content("update_only", batch) == self.last:
             self.run("update_only", batch, {})
             return
@@ -199,6 +257,8 @@ class LoadMachine(RuleBasedStateMachine):
 
     @rule(batch=key_batches)
     def delete(self, batch: list[dict]) -> None:
+        if self.refused("delete", batch):
+            return
         if content("delete", batch) == self.last:
             self.run("delete", batch, {})
             return
@@ -216,9 +276,9 @@ class LoadMachine(RuleBasedStateMachine):
         if content("replace", batch) == self.last:
             self.run("replace", batch, {})
             return
-        removed = len(self.model) if self.exists else 0
+        removed = len(self.dups or self.model) if self.exists else 0
         final = {k: r["v"] for k, r in last_wins(batch).items()}
-        self.model = final
+        self.model, self.dups = final, None
         self.run("replace", batch, self.tally(inserted=len(final)), removed=removed)
         if batch:
             self.exists = True
@@ -230,6 +290,8 @@ class LoadMachine(RuleBasedStateMachine):
     def merge_with_rejected_rows(self, batch: list[dict], bad: list[dict]) -> None:
         """Rows with a NULL or missing key are rejected and quarantined, the rest merge."""
         mixed = [*bad, *batch]
+        if self.refused("merge", mixed):
+            return
         quarantined = len(self.ds.rejected(self.table))
         if not any("id" in r for r in mixed):  # no row has the key column: an error, no write
             with pytest.raises(freight.MissingKeyError, match="no input row has the key column"):
@@ -266,6 +328,9 @@ class LoadMachine(RuleBasedStateMachine):
 
     @invariant()
     def contents_match_the_model(self) -> None:
+        if self.dups is not None:
+            assert self.stored() == self.dups
+            return
         if self.table not in self.ds.tables():
             assert self.model == {}, self.model
             return

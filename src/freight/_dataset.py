@@ -39,6 +39,7 @@ from ._plan import (
     check_identifier,
     check_max_rejected,
     make_plan,
+    reserved,
     too_many_rejected,
 )
 from ._result import Health, LoadRecord, LoadResult, Progress, RejectedRow, outcome
@@ -267,20 +268,24 @@ class Dataset:
             )
 
     def _check_columns(self, names: Sequence[str], plan: Plan, stored: Sequence[str] = ()) -> None:
+        """Each name must be one the destination holds as given: not freight's reserved prefix
+        (in any case), and, where names fold case, not another column's name in other case."""
+        folds = self._dest.capabilities.case_insensitive_identifiers
         seen: dict[str, str] = {c.lower(): c for c in stored}
         for c in names:
             self._check_name(c, "column")
-            if c.startswith(RESERVED_PREFIX):
+            if reserved(c):
                 raise InvalidIdentifierError(
                     f"column name {c!r} uses freight's reserved prefix {RESERVED_PREFIX!r}",
                     column=c,
                     table=plan.table,
                 )
             low = c.lower()
-            if low in seen and seen[low] != c:
+            if folds and low in seen and seen[low] != c:
                 raise InvalidIdentifierError(
-                    f"columns {seen[low]!r} and {c!r} differ only by case, which "
-                    f"{self._dest.capabilities.name} cannot keep apart",
+                    f"columns {seen[low]!r} and {c!r} differ only by case: "
+                    f"{self._dest.capabilities.name} folds the case of names, so they would be "
+                    "one column; rename one of them",
                     column=c,
                     table=plan.table,
                 )
@@ -327,6 +332,7 @@ class Dataset:
             # append writes straight into the table when the destination can: no stage
             direct = plan.strategy == "append" and self._dest.capabilities.direct_append
             target, creating, direct_changes, appended = existing, False, [], 0
+            refused: DestinationError | None = None  # a direct append the table refused
             keys = _KeyCount(plan.key) if plan.keyed else None
             reasons: list[str] = []
             for chunk in prefetch(_hashed(intake.chunks(), hasher)):
@@ -337,7 +343,7 @@ class Dataset:
                 if chunk.rejects:
                     reasons.extend(r.reason for r in chunk.rejects[: 20 - len(reasons)])
                     _stop_on_rejects(plan, run, chunk, rejected, rows_in, reasons, intake.dropped)
-                    if not run.dry_run:
+                    if not run.dry_run and refused is None:  # refused: only hashing now
                         all_rejects.extend(chunk.rejects)
                     if len(all_rejects) >= 10_000:
                         s.quarantine(load_id, plan.table, all_rejects)
@@ -346,16 +352,27 @@ class Dataset:
                     continue
                 self._check_columns(table.column_names, plan, list(existing or ()))
                 if direct:
+                    if refused is not None:
+                        continue  # the rest is only hashed (see below)
                     ctypes = {c: chunk.types.get(c, T.NULL) for c in table.column_names}
                     creating = creating or target is None
-                    target, changes = s.prepare_append(plan, ctypes, target, creating)
-                    direct_changes += changes
-                    staged = True
-                    if table.num_rows:
-                        # all-null columns of unknown type are not created yet: nothing to write
-                        table = table.select([c for c in table.column_names if c in target])
-                        s.append_rows(plan.table, table, load_id)
-                        appended += table.num_rows
+                    try:
+                        target, changes = s.prepare_append(plan, ctypes, target, creating)
+                        direct_changes += changes
+                        staged = True
+                        if table.num_rows:
+                            # all-null columns of unknown type are not created yet
+                            table = table.select([c for c in table.column_names if c in target])
+                            s.append_rows(plan.table, table, load_id)
+                            appended += table.num_rows
+                    except DestinationError as e:
+                        # The table refused the rows (a key it holds): an identical re-run of
+                        # its last load does that. Roll back, hash the rest, and let the
+                        # checksum decide between "skipped" and this error.
+                        if not _violates_constraint(e) or plan.force:
+                            raise
+                        refused = e
+                        s.rollback()
                     continue
                 if not staged:
                     stage_types = {c: chunk.types.get(c, T.NULL) for c in table.column_names}
@@ -403,6 +420,8 @@ class Dataset:
                         self._params(plan),
                     )
                 return result
+            if refused is not None:
+                raise refused
             if direct and existing is None and target is not None:
                 desc = ", ".join(f"{c} {t}" for c, t in target.items())
                 direct_changes = [f"created table {plan.table} ({desc})"]
@@ -731,6 +750,14 @@ def _hashed(chunks: Iterator[Chunk], hasher: Checksum) -> Iterator[Chunk]:
     for chunk in chunks:
         hasher.add(chunk.table, chunk.rejects)
         yield chunk
+
+
+def _violates_constraint(e: DestinationError) -> bool:
+    """Whether the destination refused rows by a constraint of the table (a key it already
+    holds, a NOT NULL column): PostgreSQL's SQLSTATE class 23, DuckDB's constraint errors."""
+    return bool(e.context.get("constraint")) or str(e.context.get("sqlstate") or "").startswith(
+        "23"
+    )
 
 
 def _check_accounting(r: LoadResult) -> None:

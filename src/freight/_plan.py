@@ -29,6 +29,12 @@ RESERVED_PREFIX = "_freight_"
 LOAD_ID_COLUMN = "_freight_load_id"
 
 
+def reserved(name: str) -> bool:
+    """Whether ``name`` starts with freight's prefix, in any case (``_FREIGHT_LOADS`` is
+    ``_freight_loads`` where names fold case)."""
+    return name.lower().startswith(RESERVED_PREFIX)
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What a load will do, independent of the destination."""
@@ -104,7 +110,7 @@ def make_plan(
 ) -> Plan:
     """Validate the arguments of a load and return its plan; raises before any I/O."""
     check_identifier(table, "table")
-    if table.startswith(RESERVED_PREFIX):
+    if reserved(table):
         raise InvalidIdentifierError(
             f"table name {table!r} uses freight's reserved prefix {RESERVED_PREFIX!r}"
         )

@@ -74,6 +74,14 @@ def merged_types(existing: dict[str, str], types: dict[str, str]) -> dict[str, s
     return out
 
 
+def same_table(capabilities: Any, param: str) -> str:
+    """The journal's or quarantine's condition on ``table_name``: where names fold case
+    (DuckDB), ``events``, ``Events`` and ``EVENTS`` are one table, and so one history."""
+    if capabilities.case_insensitive_identifiers:
+        return f"lower(table_name) = lower({param})"
+    return f"table_name = {param}"
+
+
 def q(name: str) -> str:
     """Quote an identifier (standard SQL double quotes)."""
     return '"' + name.replace('"', '""') + '"'
@@ -145,6 +153,11 @@ class SqlSession:
     def key_columns(self, table: str) -> tuple[str, ...] | None:
         return None
 
+    def unique_keys(self, table: str) -> list[tuple[str, ...]]:
+        """The column sets of the table's primary key and unique constraints."""
+        key = self.key_columns(table)
+        return [key] if key else []
+
     def commit(self) -> None:
         raise NotImplementedError
 
@@ -167,6 +180,10 @@ class SqlSession:
     def _table_ref(self, table: str) -> str:
         return self._i(table)
 
+    def _quoted(self, table: str) -> str:
+        """The table's name as a user would type it into SQL (in messages)."""
+        return q(table)
+
     def _src(self, column: str) -> str:
         """The stage's ``column`` (alias ``s``) as the strategy statements write it into the
         table (a destination may cast it to the column's own type)."""
@@ -178,12 +195,16 @@ class SqlSession:
 
     # --------------------------------------------------------------- journal
 
+    def _same_table(self) -> str:
+        """The journal's condition on ``table_name`` (one parameter: the table)."""
+        return same_table(self.dest.capabilities, self._p)
+
     def _mark_sql(self) -> str:
         """The journal's last committed load of a table (one parameter: the table)."""
         return (
             f"SELECT checksum, schema_version, started_at, load_id FROM {self._table_ref(LOADS)} "
-            f"WHERE table_name = "
-            f"{self._p} AND status = 'committed' ORDER BY started_at DESC, load_id DESC LIMIT 1"
+            f"WHERE {self._same_table()} "
+            "AND status = 'committed' ORDER BY started_at DESC, load_id DESC LIMIT 1"
         )
 
     def _mark_rows(self, table: str) -> list[dict[str, Any]]:
@@ -196,7 +217,7 @@ class SqlSession:
         if cursor is None:
             return mark
         rows = self._query(
-            f"SELECT cursor_value FROM {self._table_ref(LOADS)} WHERE table_name = {p} AND status = "
+            f"SELECT cursor_value FROM {self._table_ref(LOADS)} WHERE {self._same_table()} AND status = "
             f"'committed' AND strategy = 'incremental' AND cursor_column = {p} "
             f"ORDER BY started_at DESC, load_id DESC LIMIT 1",
             [table, cursor],
@@ -454,6 +475,7 @@ class SqlSession:
                 out["deduplicated"] = n - distinct
                 n = distinct
 
+        stored = existing is not None
         if existing is None:
             if strategy in ("update_only", "delete") or not n:  # nothing to create it for
                 out["skipped"] += n
@@ -476,6 +498,8 @@ class SqlSession:
                     table=plan.table,
                     column=missing[0],
                 )
+            if stored and n and strategy != "replace":
+                self._refuse_stored_duplicates(plan)
 
         cols = [c for c in types if c in existing]
         ref = self._table_ref(plan.table)
@@ -519,6 +543,25 @@ class SqlSession:
             raise DestinationError(f"strategy {strategy!r} is not supported here")
         return out
 
+    def _refuse_stored_duplicates(self, plan: Plan) -> None:
+        """A keyed strategy matches each stored row by its key: rows stored by a keyless
+        append may repeat one, and then one batch row would update, skip or delete several
+        (counters going negative, duplicates kept). Refuse before anything changes, unless a
+        primary key or unique constraint within the key already rules that out."""
+        if any(set(k) <= set(plan.key) for k in self.unique_keys(plan.table)):
+            return
+        keys = ", ".join(self._i(k) for k in plan.key)
+        known = " AND ".join(f"{self._i(k)} IS NOT NULL" for k in plan.key)
+        rows = self._query(
+            f"SELECT {keys}, count(*) AS _freight_n FROM {self._table_ref(plan.table)} "
+            f"WHERE {known} GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
+        )
+        if rows:
+            key = ", ".join(f"{k} = {rows[0][k]!r}" for k in plan.key)
+            raise stored_duplicates_error(
+                plan, self._quoted(plan.table), f"{key} is stored {rows[0]['_freight_n']} times"
+            )
+
     def append_rows(self, table: str, data: Any, load_id: str) -> None:
         """Append a chunk straight into ``table`` (the direct path for strategy append)."""
         raise NotImplementedError
@@ -551,6 +594,10 @@ class SqlSession:
             )
         return updated, inserted
 
+    def _before_update(self, plan: Plan, data_cols: list[str], join: str, differs: str) -> None:
+        """A destination's own step before the rows matching ``join`` where ``differs`` are
+        updated from the stage (``t`` the table, ``s`` the stage)."""
+
     def _update(self, plan: Plan, cols: list[str], load_id: str, join: str) -> int:
         data_cols = [c for c in cols if c not in plan.key]
         if not data_cols:
@@ -561,11 +608,25 @@ class SqlSession:
             f"{self._comparable(c, self._src(c))}"
             for c in data_cols
         )
+        self._before_update(plan, data_cols, join, differs)
         return self._exec(
             f"UPDATE {self._table_ref(plan.table)} AS t SET {sets}, {self._i(LOAD_ID_COLUMN)} = {self._p} "
             f"FROM {self._stage_ref()} AS s WHERE {join} AND ({differs})",
             [load_id],
         )
+
+
+def stored_duplicates_error(plan: Plan, quoted_table: str, example: str) -> SchemaContractError:
+    """The one wording of a keyed load refused because stored rows repeat a key."""
+    keys = ", ".join(plan.key)
+    return SchemaContractError(
+        f"table {plan.table!r} has no primary key or unique index on ({keys}), which "
+        f"{plan.strategy} needs, and freight cannot add one because stored rows repeat a key "
+        f"({example}); remove the duplicates, then run: ALTER TABLE {quoted_table} "
+        f"ADD PRIMARY KEY ({', '.join(map(q, plan.key))})",
+        table=plan.table,
+        column=plan.key[0],
+    )
 
 
 # ------------------------------------------------------------------- journal values

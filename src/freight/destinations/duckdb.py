@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from .. import _types as T
 from .._errors import ConfigurationError, DestinationError, LockedError
-from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX
+from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX, Plan
 from .._result import Health, LoadRecord, RejectedRow
 from .._url import mask_url
 from ._base import Capabilities, Mark
@@ -38,6 +38,7 @@ from ._sql import (
     q,
     record_from_row,
     rejected_from_row,
+    same_table,
 )
 
 DIALECT = Dialect(
@@ -99,10 +100,16 @@ class _Known:
 
     def __init__(self, key: str = "") -> None:
         self.key = key  # the file's real path, taken once (a later chdir must not change it)
-        #: table -> ((started_at, load_id) of its latest committed load or None, its mark)
+        #: table (lower case) -> ((started_at, load_id) of its latest committed load, its mark)
         self.marks: dict[str, tuple[tuple[Any, str] | None, Mark]] = {}
         self.columns: dict[str, tuple[tuple[tuple[str, str], ...], dict[str, str]]] = {}
+        #: table -> (its columns' signature, its primary key and unique column sets)
+        self.keys: dict[str, tuple[tuple[tuple[str, str], ...], list[tuple[str, ...]]]] = {}
         self.users = 0  # open destinations on the file; at 0 the entry is dropped
+        #: held by a load (or a journal write) for its whole transaction: writers of one file
+        #: in this process take turns instead of failing on DuckDB's write conflicts
+        self.write = threading.RLock()
+        self.prepared = False  # freight's journal and quarantine tables are known to exist
 
 
 _KNOWN: dict[str, _Known] = {}
@@ -196,11 +203,13 @@ class DuckDBSession(SqlSession):
 
     def __init__(self, dest: DuckDBDestination) -> None:
         super().__init__(dest)
-        self.conn = dest.conn
+        self.conn = dest.connection()
         self.open = True
         #: this load's journal entry, remembered once it commits: (table, order, mark)
         self._committed: tuple[str, tuple[Any, str], Mark] | None = None
         self._order: tuple[Any, str] | None = None
+        self._taken: set[str] = set()  # tables checked for freight's load-id column
+        self._types: dict[str, str] = {}  # the running strategy's column types
 
     def _mark_rows(self, table: str) -> list[dict[str, Any]]:
         rows = super()._mark_rows(table)
@@ -209,23 +218,76 @@ class DuckDBSession(SqlSession):
 
     def last_committed(self, table: str, cursor: str | None) -> Mark:
         known = self.dest.known.marks
-        if cursor is None and table in known:
-            return known[table][1]
+        name = table.lower()  # DuckDB names ignore case: one table, one mark
+        if cursor is None and name in known:
+            return known[name][1]
         mark = super().last_committed(table, cursor)
-        known[table] = (self._order, Mark(mark.checksum, mark.schema_version))
+        known[name] = (self._order, Mark(mark.checksum, mark.schema_version))
         return mark
 
     def journal(self, record: LoadRecord, params: dict[str, Any]) -> None:
         super().journal(record, params)
         if record.status == "committed":
             mark = Mark(record.checksum, record.schema_version)
-            self._committed = (record.table, (record.started_at, record.load_id), mark)
+            self._committed = (record.table.lower(), (record.started_at, record.load_id), mark)
+
+    def _take_over(self, table: str, existing: dict[str, str] | None) -> list[str]:
+        """A table freight did not create (plain SQL) has no ``_freight_load_id``: add it
+        inside the load's transaction, as PostgreSQL does; return the change made."""
+        if existing is None or table.lower() in self._taken:
+            return []
+        self._taken.add(table.lower())
+        cached = self.dest.known.columns.get(table.lower())
+        names = [n for n, _ in (cached[0] if cached else self.dest._signature(table))]
+        if any(n.lower() == LOAD_ID_COLUMN for n in names):
+            return []
+        self.altered.add(table)
+        self._exec(f"ALTER TABLE {q(table)} ADD COLUMN {q(LOAD_ID_COLUMN)} VARCHAR")
+        return [f"added column {LOAD_ID_COLUMN} text"]
+
+    def prepare_append(
+        self, plan: Plan, types: dict[str, str], existing: dict[str, str] | None, creating: bool
+    ) -> tuple[dict[str, str], list[str]]:
+        taken = self._take_over(plan.table, existing)
+        target, changes = super().prepare_append(plan, types, existing, creating)
+        return target, taken + changes
+
+    def apply(
+        self,
+        plan: Plan,
+        load_id: str,
+        types: dict[str, str],
+        existing: dict[str, str] | None,
+        cursor_mark: Any,
+    ) -> dict[str, Any]:
+        taken = self._take_over(plan.table, existing)
+        self._types = types
+        out = super().apply(plan, load_id, types, existing, cursor_mark)
+        out["schema_changes"] = taken + out["schema_changes"]
+        return out
+
+    def _before_update(self, plan: Plan, data_cols: list[str], join: str, differs: str) -> None:
+        """DuckDB drops an UPDATE of a float to a zero equal to the stored one, so ``-0.0``
+        stored stays when ``0.0`` comes (and the other way round) although the row is
+        updated. Rows about to be updated whose float column changes only the sign of zero
+        first get that column set to 1.0, which the update then overwrites with the batch's
+        zero: the stored value is the batch's, as on PostgreSQL. (A row whose only change is
+        the sign of zero is unchanged on both, ``-0.0 = 0.0``.)"""
+        for c in data_cols:
+            if self._types.get(c) != T.FLOAT64:
+                continue
+            t, src = f"t.{q(c)}", self._src(c)
+            self._exec(
+                f"UPDATE {q(plan.table)} AS t SET {q(c)} = 1.0 FROM {self._stage_ref()} AS s "
+                f"WHERE {join} AND ({differs}) AND {t} = 0 AND {src} = 0 "
+                f"AND signbit({t}) <> signbit({src})"
+            )
 
     def _keys(self, table: str) -> list[dict[str, Any]]:
         """The table's primary key and unique constraints, primary key first."""
         return self._query(
             "SELECT constraint_column_names AS cols FROM duckdb_constraints() "
-            "WHERE schema_name = current_schema() AND table_name = ? "
+            "WHERE schema_name = current_schema() AND lower(table_name) = lower(?) "
             "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') "
             "ORDER BY constraint_type = 'UNIQUE', constraint_index",
             [table],
@@ -235,6 +297,19 @@ class DuckDBSession(SqlSession):
         keys = self._keys(table)
         return tuple(keys[0]["cols"]) if keys else None
 
+    def unique_keys(self, table: str) -> list[tuple[str, ...]]:
+        """Remembered with the table's columns (the catalogue query is a few ms of a small
+        merge), valid while the columns' signature is the one this load read."""
+        name = table.lower()
+        cached = self.dest.known.columns.get(name)
+        hit = self.dest.known.keys.get(name)
+        if cached is not None and hit is not None and hit[0] == cached[0]:
+            return list(hit[1])
+        keys = [tuple(k["cols"]) for k in self._keys(table)]
+        if cached is not None:
+            self.dest.known.keys[name] = (cached[0], keys)
+        return keys
+
     def _alter_column(self, table: str, column: str, new: str) -> None:
         """DuckDB cannot change the type of a key column in place: rebuild the table (inside
         the load's transaction) with the wider type, the same keys, rows and markers."""
@@ -243,8 +318,10 @@ class DuckDBSession(SqlSession):
             super()._alter_column(table, column, new)
             return
         cols = self._query(
-            "SELECT column_name AS name, data_type AS type, comment FROM duckdb_columns() "
-            "WHERE schema_name = current_schema() AND table_name = ? ORDER BY column_index",
+            "SELECT table_name AS stored, column_name AS name, data_type AS type, comment "
+            "FROM duckdb_columns() "
+            "WHERE schema_name = current_schema() AND lower(table_name) = lower(?) "
+            "ORDER BY column_index",
             [table],
         )
         defs = [
@@ -256,7 +333,8 @@ class DuckDBSession(SqlSession):
         self._exec(f"CREATE TABLE {q(tmp)} ({', '.join(defs)})")
         self._exec(f"INSERT INTO {q(tmp)} SELECT * FROM {q(table)}")
         self._exec(f"DROP TABLE {q(table)}")
-        self._exec(f"ALTER TABLE {q(tmp)} RENAME TO {q(table)}")
+        # under the name as stored: a load naming it in other case must not rename it
+        self._exec(f"ALTER TABLE {q(tmp)} RENAME TO {q(cols[0]['stored'])}")
         for c in cols:
             if c["comment"] == UNTYPED:
                 self._mark_untyped(table, c["name"], True)
@@ -328,6 +406,7 @@ class DuckDBSession(SqlSession):
                 f"({str(e).splitlines()[0]}); use strategy='merge' or 'insert_only'",
                 destination="duckdb",
                 transient=False,
+                constraint=True,
             ) from e
         except duckdb.Error as e:
             raise _translate(e, f"appending to {table}") from e
@@ -336,6 +415,7 @@ class DuckDBSession(SqlSession):
         """Whatever the outcome, columns this load touched are read afresh next time."""
         for table in self.altered:
             self.dest.known.columns.pop(table.lower(), None)
+            self.dest.known.keys.pop(table.lower(), None)
 
     def commit(self) -> None:
         self.open = False
@@ -347,6 +427,7 @@ class DuckDBSession(SqlSession):
             if self._committed:
                 known.marks.pop(self._committed[0], None)
             raise _translate(e, "committing") from e
+        known.prepared = True
         if self._committed:
             # the journal's "latest" is the latest started (as last_committed reads it), which
             # under concurrent loads need not be the last to commit
@@ -387,23 +468,60 @@ class DuckDBDestination:
         self._open = False
         self._in_load = False
         self.read_only = read_only or query.get("read_only", "").lower() in ("1", "true", "yes")
+        self._config = dict(config or {})
         self._lock = threading.RLock()
-        if path != ":memory:" and not self.read_only:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.conn = duckdb.connect(path, read_only=self.read_only, config=config or {})
-        except duckdb.Error as e:
-            raise _translate(e, f"opening {path}") from None
-        try:
-            self.conn.execute("SET arrow_lossless_conversion = true")
-            if not self.read_only:
-                self.conn.execute(journal_ddl(DIALECT, q(LOADS), LOAD_COLUMNS))
-                self.conn.execute(journal_ddl(DIALECT, q(REJECTED), REJECTED_COLUMNS))
-        except duckdb.Error as e:
-            self.conn.close()
-            raise _translate(e, "preparing freight's tables") from None
+        self.conn: duckdb.DuckDBPyConnection | None = None
+        # a missing file is made by the first load that writes (a load refused before any
+        # I/O leaves nothing behind); reading finds it empty meanwhile
+        if path == ":memory:" or self.read_only or Path(path).exists():
+            self._connect()
         self.known = _acquire_known(path)
         self._open = True
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if self.path != ":memory:" and not self.read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = duckdb.connect(self.path, read_only=self.read_only, config=self._config)
+        except duckdb.Error as e:
+            raise _translate(e, f"opening {self.path}") from None
+        try:
+            conn.execute("SET arrow_lossless_conversion = true")
+        except duckdb.Error as e:
+            conn.close()
+            raise _translate(e, "opening the database") from None
+        self.conn = conn
+        return conn
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection (for SQL of your own beside freight's), the file made if it
+        did not exist yet."""
+        with self._lock:
+            return self.conn if self.conn is not None else self._connect()
+
+    def _reader(self) -> duckdb.DuckDBPyConnection | None:
+        """The connection to read with; None while the file does not exist (nothing to read)."""
+        if self.conn is None and Path(self.path).exists():
+            self._connect()
+        return self.conn
+
+    def _prepare(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """freight's journal and quarantine tables, made by the first load that commits or
+        records (inside its transaction: a rolled-back load takes them with it)."""
+        if not self.known.prepared:
+            conn.execute(journal_ddl(DIALECT, q(LOADS), LOAD_COLUMNS))
+            conn.execute(journal_ddl(DIALECT, q(REJECTED), REJECTED_COLUMNS))
+
+    def _has(self, table: str) -> bool:
+        """Whether freight's own ``table`` exists (a file made by plain SQL has none)."""
+        if self.known.prepared:
+            return True
+        rows = self._rows(
+            "SELECT 1 AS one FROM duckdb_tables() WHERE schema_name = current_schema() "
+            "AND database_name = current_database() AND table_name = ?",
+            [table],
+        )
+        return bool(rows)
 
     def __repr__(self) -> str:
         return f"DuckDBDestination({self.url!r})"
@@ -412,11 +530,14 @@ class DuckDBDestination:
 
     @contextmanager
     def session(self) -> Iterator[DuckDBSession]:
-        with self._lock:
+        with self._lock, self.known.write:
+            conn = self.connection()
             s = DuckDBSession(self)
             try:
-                self.conn.execute("BEGIN TRANSACTION")
+                conn.execute("BEGIN TRANSACTION")
+                self._prepare(conn)
             except duckdb.Error as e:
+                s.rollback()
                 raise _translate(e, "starting a transaction") from None
             self._in_load = True
             try:
@@ -434,21 +555,27 @@ class DuckDBDestination:
         """Journal a failed or skipped load in its own small transaction."""
         values = _record_values(record, params)
         cols = ", ".join(q(c) for c, _ in LOAD_COLUMNS)
-        with self._lock:
+        with self._lock, self.known.write:
+            conn = self.connection()
             try:
-                self.conn.execute(
+                self._prepare(conn)
+                conn.execute(
                     f"INSERT INTO {q(LOADS)} ({cols}) VALUES ({', '.join(['?'] * len(values))})",
                     values,
                 )
             except duckdb.Error as e:
                 raise _translate(e, "writing the journal") from None
+            self.known.prepared = True
 
     # --------------------------------------------------------------- reading
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
+            conn = self._reader()
+            if conn is None:
+                return []
             try:
-                return _fetch(self.conn, sql, params)
+                return _fetch(conn, sql, params)
             except duckdb.Error as e:
                 raise _translate(e, "reading") from None
 
@@ -466,8 +593,11 @@ class DuckDBDestination:
     def _signature(self, table: str) -> tuple[tuple[str, str], ...]:
         """The table's stored column names and types, from a query that reads no rows."""
         with self._lock:
+            conn = self._reader()
+            if conn is None:
+                return ()
             try:
-                desc = self.conn.execute(f"SELECT * FROM {q(table)} LIMIT 0").description or ()
+                desc = conn.execute(f"SELECT * FROM {q(table)} LIMIT 0").description or ()
             except duckdb.Error as e:  # dropped or renamed by someone else since it was seen
                 self.known.columns.pop(table.lower(), None)
                 if not self._in_load:
@@ -500,6 +630,8 @@ class DuckDBDestination:
     def stored_fits_float(self, table: str, column: str) -> bool:
         """Whether every stored value of an integer column is exact as a float (|v| <= 2**53).
         Runs on its own cursor: intake may ask from its producer thread mid-load."""
+        if self.conn is None:  # (asked during a load, which opened the file)
+            return False
         cur = self.conn.cursor()
         try:
             rows = cur.execute(
@@ -522,7 +654,9 @@ class DuckDBDestination:
         return self.columns(table)
 
     def history(self, table: str | None, limit: int | None) -> list[LoadRecord]:
-        where, params = ("WHERE table_name = ?", [table]) if table else ("", [])
+        if not self._has(LOADS):
+            return []
+        where, params = (f"WHERE {same_table(CAPABILITIES, '?')}", [table]) if table else ("", [])
         lim = f" LIMIT {int(limit)}" if limit else ""
         rows = self._rows(
             f"SELECT * FROM {q(LOADS)} {where} ORDER BY started_at DESC, load_id DESC{lim}", params
@@ -532,9 +666,11 @@ class DuckDBDestination:
     def rejected(
         self, table: str | None, load_id: str | None, limit: int | None = None
     ) -> list[RejectedRow]:
+        if not self._has(REJECTED):
+            return []
         conds, params = [], []
         if table:
-            conds.append("table_name = ?")
+            conds.append(same_table(CAPABILITIES, "?"))
             params.append(table)
         if load_id:
             conds.append("load_id = ?")
@@ -564,13 +700,13 @@ class DuckDBDestination:
         sql = self._select(table, columns, meta)
         with self._lock:
             try:
-                return self.conn.sql(sql).to_arrow_table()
+                return self.connection().sql(sql).to_arrow_table()
             except duckdb.Error as e:
                 raise _translate(e, f"reading {table}") from None
 
     def read_batches(self, table: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
         sql = self._select(table, None, False)
-        cur = self.conn.cursor()
+        cur = self.connection().cursor()
         try:
             reader = cur.sql(sql).to_arrow_reader(batch_rows)
             yield from reader
@@ -581,11 +717,14 @@ class DuckDBDestination:
         t0 = time.perf_counter()
         version = duckdb.__version__
         try:
-            stats = self._rows(
-                f"SELECT count(*) AS loads, count(*) FILTER (WHERE status = 'failed') AS failed "
-                f"FROM {q(LOADS)}"
-            )[0]
-            rejected = self._rows(f"SELECT count(*) AS n FROM {q(REJECTED)}")[0]["n"]
+            stats, rejected = {"loads": 0, "failed": 0}, 0
+            if self._has(LOADS):
+                stats = self._rows(
+                    f"SELECT count(*) AS loads, count(*) FILTER (WHERE status = 'failed') "
+                    f"AS failed FROM {q(LOADS)}"
+                )[0]
+            if self._has(REJECTED):
+                rejected = self._rows(f"SELECT count(*) AS n FROM {q(REJECTED)}")[0]["n"]
             tables = len(self.tables())
             ok = True
         except DestinationError:
@@ -609,6 +748,7 @@ class DuckDBDestination:
                 self._open = False
                 _release_known(self.known)
             try:
-                self.conn.close()
+                if self.conn is not None:
+                    self.conn.close()
             except duckdb.Error:
                 pass

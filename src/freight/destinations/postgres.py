@@ -25,7 +25,7 @@ from psycopg.types.string import TextLoader
 
 from .. import _types as T
 from .._columns import Columns
-from .._errors import ConfigurationError, DestinationError, FreightError, SchemaContractError
+from .._errors import ConfigurationError, DestinationError, FreightError
 from .._lazy import lazy
 from .._plan import LOAD_ID_COLUMN, RESERVED_PREFIX, Plan
 from .._result import Health, LoadRecord, RejectedRow
@@ -64,6 +64,7 @@ from ._sql import (
     q,
     record_from_row,
     rejected_from_row,
+    stored_duplicates_error,
 )
 
 if TYPE_CHECKING:
@@ -306,10 +307,13 @@ class PostgresSession(SqlSession):
         return self.dest._logical(cat.columns)
 
     def key_columns(self, table: str) -> tuple[str, ...] | None:
+        keys = self.unique_keys(table)
+        return keys[0] if keys else None
+
+    def unique_keys(self, table: str) -> list[tuple[str, ...]]:
         if table not in self._keys:
             self.columns(table)
-        keys = self._keys[table]
-        return keys[0] if keys else None
+        return list(self._keys[table])
 
     def journal(self, record: LoadRecord, params: dict[str, Any]) -> None:
         values = _record_values(record, params)
@@ -645,13 +649,8 @@ class PostgresSession(SqlSession):
         except DestinationError as e:
             if e.context.get("sqlstate") != "23505":
                 raise
-            raise SchemaContractError(
-                f"table {plan.table!r} has no primary key or unique index on ({', '.join(plan.key)}), "
-                f"which {plan.strategy} needs, and freight cannot add one because stored rows repeat "
-                f"a key; remove the duplicates, then run: ALTER TABLE "
-                f"{q(self.dest.pg_schema)}.{q(plan.table)} ADD PRIMARY KEY ({', '.join(map(q, plan.key))})",
-                table=plan.table,
-                column=plan.key[0],
+            raise stored_duplicates_error(
+                plan, self._quoted(plan.table), "a key stored twice"
             ) from None
         self._changes.append(f"added unique index {name} on ({', '.join(plan.key)})")
 
