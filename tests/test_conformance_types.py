@@ -844,3 +844,46 @@ def test_lone_surrogate_is_quarantined_as_its_escape(ds: freight.Dataset) -> Non
     (rej,) = ds.rejected("sur")
     assert rej.row_number == 2 and rej.row == {"i": 1, "v": "bad \\ud800 text"}
     assert "column 'v'" in rej.reason
+
+
+# --------------------------------------------------------------------------- the checksum
+
+
+def test_a_rerun_that_widened_and_rejected_is_skipped(ds: freight.Dataset) -> None:
+    """The first run rejects 'N/A' as "not an integer (type int64)", the second (the table
+    now holds float64) as "not a number (type float64)": reasons hashed into the checksum
+    made the re-run a new load, and an append stored its rows twice."""
+    batch = [{"a": 1}, {"a": "N/A"}, {"a": 2.5}]
+    first = ds.load(batch, "ck")
+    again = ds.load(batch, "ck")
+    assert (first.status, again.status) == ("committed", "skipped")
+    assert again.checksum == first.checksum
+    assert [r["a"] for r in rows(ds, "ck")] == [1.0, 2.5]
+    reasons = [r.reason for r in ds.rejected("ck")]
+    assert len(reasons) == 1 and "(type int64)" in reasons[0]
+
+
+checksum_values = st.one_of(
+    st.sampled_from([None, 1, "N/A", 2.5, 2**60, Decimal("1.25"), "7"]),
+    st.integers(-(2**64), 2**64),
+    st.floats(allow_nan=False),
+    st.decimals(places=2, min_value=-(10**6), max_value=10**6),
+    st.sampled_from(["N/A", "7", "1.5", "true"]),
+    st.booleans(),
+)
+
+
+@settings(hsettings, max_examples=40)
+@given(values=st.lists(checksum_values, min_size=1, max_size=6), cut=st.integers(0, 6))
+def test_the_checksum_depends_on_the_input_not_on_what_the_table_holds(
+    ds: freight.Dataset, values: list, cut: int
+) -> None:
+    """Hashed in a fresh table, in the table the same load filled (columns widened by it),
+    and in one holding a first part of it: the same input gives the same checksum."""
+    batch = [{"a": v} for v in values]
+    fresh, prefix = f"ck_{uuid.uuid4().hex[:8]}", f"ck_{uuid.uuid4().hex[:8]}"
+    first = ds.load(batch, fresh)
+    assert ds.load(batch, fresh).status == "skipped"
+    assert ds.load(batch, fresh, force=True).checksum == first.checksum
+    ds.load(batch[:cut] or [{"a": None}], prefix)
+    assert ds.load(batch, prefix, force=True).checksum == first.checksum

@@ -4,7 +4,11 @@ chunk size and whatever widening happened mid-load.
 Each column feeds separate streams that do not care where chunks end: the staged row
 positions of its non-null values, and the values themselves in an encoding that is the same
 for a value however its column was typed at the time (an int later widened to float64 or to
-decimal(38,0) hashes the same as the widened value). Rejected rows are hashed as a sorted set.
+decimal(38,0) hashes the same as the widened value). Rejected rows are hashed as a sorted set
+of (row number, row content), never their reasons: a reason names the type the column had when
+the value came, which depends on what the table already holds (a re-run after the first load
+widened the column reads "not a number (type float64)" where the first read "not an integer
+(type int64)"), and the checksum depends only on the input and the load's parameters.
 """
 
 from __future__ import annotations
@@ -63,9 +67,7 @@ class Checksum:
                 row = orjson.dumps(r.row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
             except TypeError:
                 row = repr(r.row).encode()
-            self._rejects.append(
-                hashlib.sha256(f"{r.row_number}\x1f{r.reason}\x1f".encode() + row).digest()
-            )
+            self._rejects.append(hashlib.sha256(f"{r.row_number}\x1f".encode() + row).digest())
 
     def _feed(self, streams: dict[str, Any], key: str, data: Any) -> None:
         h = streams.get(key)
