@@ -152,12 +152,14 @@ class Checksum:
             self._feed(streams, "exact", b"\x01" * len(ints))
             self._feed(streams, "f", array("d", ints).tobytes())
             return
-        exact = [-_EXACT <= v <= _EXACT for v in ints]
+        exact = [_float_exact(v) for v in ints]
         self._feed(streams, "exact", bytes(exact))
         floats = [v for v, e in zip(ints, exact, strict=True) if e]
         if floats:
             self._feed(streams, "f", array("d", floats).tobytes())
-        self._add_text(streams, "text", [str(v) for v, e in zip(ints, exact, strict=True) if not e])
+        rest = [str(v) for v, e in zip(ints, exact, strict=True) if not e]
+        if rest:
+            self._add_text(streams, "text", rest)
 
     def _add_decimals(self, streams: dict[str, Any], present: list[Decimal], scale: int) -> None:
         """``_add_numbers`` for a decimal column of Python values: none exact as a float
@@ -186,16 +188,14 @@ class Checksum:
                 self._feed(streams, "exact", b"\x01" * n)
                 self._feed(streams, "f", _bytes(arr.cast(pa.float64())))
                 return
-            bounds = (
-                (pa.scalar(-_EXACT, t), pa.scalar(_EXACT, t))
-                if pa.types.is_decimal(t)
-                else (-_EXACT, _EXACT)
-            )
-            exact = pc.and_(pc.greater_equal(arr, bounds[0]), pc.less_equal(arr, bounds[1]))
+            # (rare) integers beyond 2**53: those a float still holds exactly (9007199254740994,
+            # 2**60) hash as the float they equal, so an integral float beyond 2**53 hashes
+            # alike whether it went into an int64 column or a float64 one
+            exact = pa.array([_float_exact(int(v)) for v in arr.to_pylist()], pa.bool_())
         self._feed(streams, "exact", _bytes(exact.cast(pa.uint8())))
         floats = arr.filter(exact)
         if len(floats):
-            self._feed(streams, "f", _bytes(floats.cast(pa.float64())))
+            self._feed(streams, "f", _bytes(floats.cast(pa.float64(), safe=False)))
         rest = arr.filter(pc.invert(exact))
         if len(rest):
             text = rest.cast(pa.string())
@@ -227,6 +227,11 @@ _EPOCH = datetime(1970, 1, 1)
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = _EPOCH.toordinal()
 _US = timedelta(microseconds=1)
+
+
+def _float_exact(n: int) -> bool:
+    """Whether a float64 holds the integer ``n`` exactly."""
+    return -_EXACT <= n <= _EXACT or float(n) == n
 
 
 def _plain(d: Decimal) -> str:
