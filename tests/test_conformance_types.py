@@ -63,6 +63,17 @@ CASES = {
         "timestamp",
     ),
     "uuid": ([uuid.UUID(int=0), uuid.UUID("12345678-1234-5678-1234-567812345678"), None], "uuid"),
+    "interval": (
+        [
+            dt.timedelta(0),
+            dt.timedelta(days=1, microseconds=5),
+            dt.timedelta(seconds=-1),
+            dt.timedelta(days=-(10**6), microseconds=1),
+            dt.timedelta(microseconds=2**62),
+            None,
+        ],
+        "interval",
+    ),
 }
 
 
@@ -756,6 +767,7 @@ SAME_VALUES = {
     ),
     "uuid": (uuid.UUID(int=7), uuid.UUID(int=7)),
     "json": ({"a": [1, {"b": None}], "c": "ü"}, {"a": [1, {"b": None}], "c": "ü"}),
+    "interval": (dt.timedelta(days=1), dt.timedelta(hours=24)),
 }
 
 
@@ -1058,3 +1070,47 @@ def test_decimal_zero_sign_and_floats_in_a_decimal_column_are_as_documented(
     assert ds.schema("dz")["d"] == "decimal(2,1)"
     got = [x["d"] for x in rows(ds, "dz", "i")]
     assert got == [Decimal("0.0"), Decimal("0.1")] and float(got[1]) == 0.1
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def test_timedeltas_are_intervals_on_every_path(ds: freight.Dataset, how: dict) -> None:
+    """Every row with a timedelta was rejected: "the column has no type yet (type null)"."""
+    import pandas as pd
+    import pyarrow as pa
+
+    day = dt.timedelta(days=1)
+    r = ds.load([{"id": 1, "d": day}, {"id": 2, "d": None}], "iv", **how)
+    assert counts(r) == {"inserted": 2}
+    assert ds.schema("iv")["d"] == "interval"
+    frame = pd.DataFrame({"id": [3, 4], "d": pd.to_timedelta(["1s", "-2h"])})  # timedelta64[ns]
+    assert counts(ds.load(frame, "iv", **how)) == {"inserted": 2}
+    arrow = pa.table({"id": [5], "d": pa.array([90], pa.duration("s"))})
+    assert counts(ds.load(arrow, "iv", **how)) == {"inserted": 1}
+    got = {x["id"]: x["d"] for x in rows(ds, "iv")}
+    seconds = dt.timedelta(seconds=1)
+    assert got == {1: day, 2: None, 3: seconds, 4: dt.timedelta(hours=-2), 5: 90 * seconds}
+    assert all(type(v) is dt.timedelta for v in got.values() if v is not None)
+
+
+def test_an_interval_freight_would_round_is_quarantined(ds: freight.Dataset) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"i": [1, 2], "d": pd.to_timedelta([1, 1000], unit="ns")})
+    r = ds.load(frame, "ivn")
+    assert counts(r) == {"inserted": 1, "rejected": 1}
+    (q,) = ds.rejected("ivn")
+    assert q.row_number == 1 and "has nanoseconds" in q.reason and "duration[ns]" in q.reason
+    r = ds.load([{"i": 3, "d": dt.timedelta(days=999_999_999)}], "ivn")
+    assert r.rejected == 1
+    assert [x["d"] for x in rows(ds, "ivn", "i")] == [dt.timedelta(microseconds=1)]
+
+
+def test_many_intervals_take_the_bulk_path(ds: freight.Dataset, how: dict) -> None:
+    """Beyond the light path's 1,000 rows: Arrow into DuckDB, binary COPY or the Arrow JSON
+    stage into PostgreSQL."""
+    values = [dt.timedelta(seconds=i, microseconds=i) * (-1) ** i for i in range(2_500)]
+    r = ds.load(({"id": i, "d": v} for i, v in enumerate(values)), "ivb", **how)
+    assert counts(r) == {"inserted": len(values)}
+    assert [x["d"] for x in rows(ds, "ivb", "id")] == values

@@ -46,7 +46,10 @@ light_values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=6),
     st.sampled_from(
-        ["a\x00b", "\ud800", "12", "1.5", "true", "2024-01-02", "2024-01-02T03:04:05+02:00", "é"]
+        [
+            *("a\x00b", "\ud800", "12", "1.5", "true", "2024-01-02", "2024-01-02T03:04:05+02:00"),
+            *("é", " 42", "042", "1.50", " TRUE ", "True", "2024-01-02 03:04:05.5"),
+        ]
     ),
     st.dates(),
     st.datetimes(min_value=dt.datetime(1, 1, 2)),
@@ -61,6 +64,7 @@ light_values = st.one_of(
     st.uuids(),
     st.times(),
     st.times(timezones=st.sampled_from(ZONES)),
+    st.timedeltas(),
 )
 # values whose Python type the light path leaves to Arrow (and so the whole chunk)
 arrow_values = st.one_of(
@@ -336,6 +340,7 @@ pg_row = st.fixed_dictionaries(
         "u": st.none() | st.uuids(),
         "y": st.none() | st.binary(max_size=6),
         "h": st.none() | st.times(),
+        "v": st.none() | st.timedeltas(),
     },
 )
 
@@ -344,7 +349,7 @@ def _stored(admin: Any, schema: str, table: str) -> list[tuple] | None:
     """The table's rows, or None when no row passed the row checks (no table was made)."""
     if admin.execute("SELECT to_regclass(%s)", [f'"{schema}"."{table}"']).fetchone()[0] is None:
         return None
-    cols = "k, i, f::text, s, b, j::text, d, t, z, p, u, y, h"
+    cols = "k, i, f::text, s, b, j::text, d, t, z, p, u, y, h, v"
     return admin.execute(f'SELECT {cols} FROM "{schema}"."{table}" ORDER BY k').fetchall()
 
 
@@ -364,7 +369,7 @@ def test_light_and_arrow_paths_store_the_same_rows(
     """The same rows as a list (light: JSON, no Arrow) and as a generator (Arrow: COPY or
     the JSON stage from Arrow) store the same values, and hash alike: the generator's load
     of rows the list already loaded is skipped as the same load."""
-    full = dict.fromkeys(["i", "f", "s", "b", "j", "d", "t", "p", "u", "y", "h"])
+    full = dict.fromkeys(["i", "f", "s", "b", "j", "d", "t", "p", "u", "y", "h", "v"])
     rows = [{**full, "z": dt.datetime(2024, 1, 1, tzinfo=dt.UTC), **r} for r in rows]
     assume(any(r["s"] is not None for r in rows))
     kw = {"strategy": "merge", "key": "k"} if strategy == "merge" else {}

@@ -261,6 +261,7 @@ _FIXED: dict[str, tuple[bytes, Callable[[list[Any]], bytes]]] = {
         b"timestamp[us, tz=UTC]",
         lambda vs: _ints("q", ((v - _EPOCH_UTC) // _US for v in vs)),
     ),
+    T.INTERVAL: (b"duration[us]", lambda vs: _ints("q", (v // _US for v in vs))),
     T.UUID: (b"extension<arrow.uuid>", lambda vs: b"".join(u.bytes for u in vs)),
 }
 
@@ -272,7 +273,12 @@ def _fixed(arr: pa.Array) -> pa.Array:
         return arr.cast(pa.uint8())
     if pa.types.is_date32(t) or pa.types.is_time32(t):
         return arr.cast(pa.int32())
-    if pa.types.is_timestamp(t) or pa.types.is_time64(t) or pa.types.is_date64(t):
+    if (
+        pa.types.is_timestamp(t)
+        or pa.types.is_time64(t)
+        or pa.types.is_date64(t)
+        or pa.types.is_duration(t)
+    ):
         return arr.cast(pa.int64())
     if isinstance(t, pa.ExtensionType):
         return arr.storage

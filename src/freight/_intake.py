@@ -539,14 +539,8 @@ class Intake:
             col = table.column(name).combine_chunks()
             if pa.types.is_dictionary(col.type):
                 col = col.dictionary_decode()
-            if (
-                pa.types.is_timestamp(col.type) or pa.types.is_time(col.type)
-            ) and col.type.unit == "ns":
-                us = (
-                    pa.timestamp("us", tz=col.type.tz)
-                    if pa.types.is_timestamp(col.type)
-                    else pa.time64("us")
-                )
+            if _nano(col.type):
+                us = _micro(col.type)
                 try:  # pandas' datetime64[ns]: fine when every value is whole microseconds
                     col = col.cast(us, safe=True)
                 except pa.ArrowInvalid:
@@ -714,6 +708,7 @@ _LIGHT_KINDS = frozenset(
         datetime.datetime,
         datetime.date,
         datetime.time,
+        datetime.timedelta,
         decimal.Decimal,
         uuid.UUID,
         bytes,
@@ -807,17 +802,29 @@ def _bad_unicode(s: str) -> bool:
 
 def _py_values(col: pa.Array) -> list[Any]:
     t = col.type
-    if (pa.types.is_timestamp(t) or pa.types.is_time(t)) and t.unit == "ns":
+    if _nano(t):
         # keep sub-microsecond precision visible: such values are rejected, not truncated
         ints = col.cast(pa.int64()).to_pylist()
-        us_type = pa.timestamp("us", tz=t.tz) if pa.types.is_timestamp(t) else pa.time64("us")
-        us = col.cast(us_type, safe=False).to_pylist()
+        us = col.cast(_micro(t), safe=False).to_pylist()
         texts = col.cast(pa.string()).to_pylist()
         return [
             _NanoTime(text, str(t)) if i is not None and i % 1000 else v
             for v, i, text in zip(us, ints, texts, strict=True)
         ]
     return col.to_pylist()
+
+
+def _nano(t: pa.DataType) -> bool:
+    """A timestamp, time or duration type in nanoseconds (freight keeps microseconds)."""
+    kinds = (pa.types.is_timestamp, pa.types.is_time, pa.types.is_duration)
+    return any(is_kind(t) for is_kind in kinds) and t.unit == "ns"
+
+
+def _micro(t: pa.DataType) -> pa.DataType:
+    """The microsecond twin of a ``_nano`` type."""
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us", tz=t.tz)
+    return pa.time64("us") if pa.types.is_time(t) else pa.duration("us")
 
 
 class _NanoTime:

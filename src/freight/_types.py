@@ -2,8 +2,8 @@
 
 A logical type is a short string: ``bool``, ``int64``, ``float64``, ``decimal(p,s)``
 (``decimal(38,0)`` holds integers beyond int64), ``string``, ``binary``, ``date``, ``time``,
-``timestamp`` (naive), ``timestamptz`` (an instant, stored in UTC), ``uuid``, ``json`` and
-``null`` (no non-null value seen yet). Destinations map them to native types.
+``timestamp`` (naive), ``timestamptz`` (an instant, stored in UTC), ``interval`` (a
+``timedelta``, exact to the microsecond), ``uuid``, ``json`` and ``null`` (no non-null value seen yet). Destinations map them to native types.
 
 Everything here is pure: no I/O.
 """
@@ -37,6 +37,7 @@ DATE = "date"
 TIME = "time"
 TIMESTAMP = "timestamp"
 TIMESTAMPTZ = "timestamptz"
+INTERVAL = "interval"
 UUID = "uuid"
 JSON = "json"
 BIGINT = "decimal(38,0)"  # integers beyond int64
@@ -55,6 +56,7 @@ SIMPLE_TYPES = (
     TIME,
     TIMESTAMP,
     TIMESTAMPTZ,
+    INTERVAL,
     UUID,
     JSON,
 )
@@ -79,6 +81,8 @@ ALIASES = {
     "timestamp_tz": TIMESTAMPTZ,
     "jsonb": JSON,
     "hugeint": BIGINT,
+    "duration": INTERVAL,
+    "timedelta": INTERVAL,
 }
 
 
@@ -130,6 +134,8 @@ def to_arrow(t: str) -> pa.DataType:
         return pa.timestamp("us")
     if t == TIMESTAMPTZ:
         return pa.timestamp("us", tz="UTC")
+    if t == INTERVAL:
+        return pa.duration("us")
     if t == UUID:
         return pa.uuid()
     pd = parse_decimal(t)
@@ -170,6 +176,8 @@ def from_arrow(at: pa.DataType) -> str | None:
         if at.unit == "ns":
             return None
         return TIMESTAMPTZ if at.tz else TIMESTAMP
+    if pa.types.is_duration(at):
+        return INTERVAL if at.unit != "ns" else None
     if isinstance(at, pa.UuidType) or str(at) == "extension<arrow.uuid>":
         return UUID
     if pa.types.is_dictionary(at):
@@ -222,6 +230,8 @@ def value_type(v: Any) -> str | None:
         return BINARY
     if t is uuid.UUID:
         return UUID
+    if t is dt.timedelta:
+        return INTERVAL
     if t is dt.time:
         return TIME if v.tzinfo is None else None
     # subclasses and foreign scalars (numpy, pandas)
@@ -237,6 +247,8 @@ def value_type(v: Any) -> str | None:
         return value_type(dt.datetime.fromisoformat(v.isoformat()))
     if isinstance(v, dt.date):
         return DATE
+    if isinstance(v, dt.timedelta):  # pandas' Timedelta
+        return INTERVAL
     if isinstance(v, (bytearray, memoryview)):
         return BINARY
     if isinstance(v, (dict, list, tuple)):
@@ -618,6 +630,19 @@ def _to_uuid(v: Any) -> uuid.UUID:
     raise Unfit("is not a UUID")
 
 
+def _to_interval(v: Any) -> dt.timedelta:
+    if not isinstance(v, dt.timedelta):
+        raise Unfit("is not a timedelta")
+    if getattr(v, "nanoseconds", 0):  # pandas' Timedelta
+        raise Unfit("has nanoseconds, which freight would have to truncate")
+    if not INT64_MIN <= v // _MICROSECOND <= INT64_MAX:
+        raise Unfit("is beyond the ±292,000 years an interval holds in microseconds")
+    return v if type(v) is dt.timedelta else dt.timedelta(v.days, v.seconds, v.microseconds)
+
+
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
 def _nothing(v: Any) -> Any:
     """The converter of a column with no type: reached only by values freight cannot type
     (``value_type`` is None), so it says why, or what the user can do."""
@@ -650,6 +675,7 @@ _CONVERTERS: dict[str, Converter] = {
     TIME: _to_time,
     TIMESTAMP: _to_timestamp,
     TIMESTAMPTZ: _to_timestamptz,
+    INTERVAL: _to_interval,
     UUID: _to_uuid,
     NULL: _nothing,
 }
