@@ -1114,3 +1114,25 @@ def test_many_intervals_take_the_bulk_path(ds: freight.Dataset, how: dict) -> No
     r = ds.load(({"id": i, "d": v} for i, v in enumerate(values)), "ivb", **how)
     assert counts(r) == {"inserted": len(values)}
     assert [x["d"] for x in rows(ds, "ivb", "id")] == values
+
+
+def test_numpy_temporal_scalars_in_dicts(ds: freight.Dataset) -> None:
+    """numpy datetime64/timedelta64 in nanoseconds are bare ints to Python: they typed the
+    column int64 and were then rejected as 'not an integer'; in seconds or microseconds they
+    were typed right and then rejected as 'not a datetime'."""
+    import numpy
+
+    r = ds.load(
+        [
+            {"i": 1, "d": numpy.timedelta64(3, "s"), "t": numpy.datetime64("2020-01-01T00:00:01")},
+            {"i": 2, "d": numpy.timedelta64(1, "ns"), "t": None},
+        ],
+        "npt",
+    )
+    assert counts(r) == {"inserted": 1, "rejected": 1}
+    assert ds.schema("npt") == {"i": "int64", "d": "interval", "t": "timestamp"}
+    assert rows(ds, "npt") == [
+        {"i": 1, "d": dt.timedelta(seconds=3), "t": dt.datetime(2020, 1, 1, 0, 0, 1)}
+    ]
+    (q,) = ds.rejected("npt")
+    assert "is in nanoseconds, which freight would have to truncate" in q.reason

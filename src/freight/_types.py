@@ -256,9 +256,12 @@ def value_type(v: Any) -> str | None:
     item = getattr(v, "item", None)
     if callable(item):
         try:
-            return value_type(item())
+            py = item()
         except Exception:
             return None
+        if type(py) is int and _numpy_temporal(v):  # in nanoseconds: numpy gives a bare int
+            return None
+        return value_type(py)
     return None
 
 
@@ -573,7 +576,27 @@ def _to_binary(v: Any) -> bytes:
     raise Unfit("is not bytes")
 
 
+def _numpy_temporal(v: Any) -> bool:
+    """Whether ``v`` is a numpy datetime64 or timedelta64."""
+    return getattr(getattr(v, "dtype", None), "kind", None) in ("m", "M")
+
+
+def _from_numpy(v: Any) -> Any:
+    """A numpy datetime64/timedelta64 as its Python datetime/timedelta (one in nanoseconds,
+    which numpy gives as a bare int, is ``Unfit``), any other value as it is."""
+    if not _numpy_temporal(v):
+        return v
+    py = v.item()
+    if type(py) is int:
+        raise Unfit(
+            "is in nanoseconds, which freight would have to truncate: give it in microseconds "
+            "(.astype('datetime64[us]') or 'timedelta64[us]') or in a DataFrame column"
+        )
+    return py
+
+
 def _to_date(v: Any) -> dt.date:
+    v = _from_numpy(v)
     if type(v) is dt.date or (isinstance(v, dt.date) and not isinstance(v, dt.datetime)):
         return v
     if isinstance(v, str):
@@ -585,6 +608,8 @@ def _to_timestamp(v: Any) -> dt.datetime:
     if isinstance(v, str):
         v = from_text(v, TIMESTAMP)
     if not isinstance(v, dt.datetime):
+        v = _from_numpy(v)
+    if not isinstance(v, dt.datetime):
         raise Unfit("is not a datetime")
     if v.tzinfo is not None and v.utcoffset() is not None:
         raise Unfit("is timezone-aware; the column holds naive timestamps")
@@ -594,6 +619,8 @@ def _to_timestamp(v: Any) -> dt.datetime:
 def _to_timestamptz(v: Any) -> dt.datetime:
     if isinstance(v, str):
         v = from_text(v, TIMESTAMPTZ)
+    if not isinstance(v, dt.datetime):
+        v = _from_numpy(v)
     if not isinstance(v, dt.datetime):
         raise Unfit("is not a datetime")
     if v.tzinfo is None or v.utcoffset() is None:
@@ -632,6 +659,8 @@ def _to_uuid(v: Any) -> uuid.UUID:
 
 def _to_interval(v: Any) -> dt.timedelta:
     if not isinstance(v, dt.timedelta):
+        v = _from_numpy(v)
+    if not isinstance(v, dt.timedelta):
         raise Unfit("is not a timedelta")
     if getattr(v, "nanoseconds", 0):  # pandas' Timedelta
         raise Unfit("has nanoseconds, which freight would have to truncate")
@@ -652,6 +681,7 @@ def _nothing(v: Any) -> Any:
         _to_time(v)
     if isinstance(v, Decimal):
         raise Unfit(f"is not a finite decimal of at most {MAX_DECIMAL_PRECISION} digits")
+    _from_numpy(v)  # a numpy datetime64/timedelta64 in nanoseconds says so
     kind = type(v)
     name = (
         kind.__qualname__
