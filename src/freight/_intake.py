@@ -342,9 +342,15 @@ class Intake:
             flat = [n for n in names if type(rows[0][n]) not in _NESTED]
             if not flat:
                 return None
-            rows = [{n: r[n] for n in flat} for r in rows]
+            columns = {n: list(map(operator.itemgetter(n), rows)) for n in flat}
+        else:
+            columns = None
         try:
-            batch = pa.RecordBatch.from_pylist(rows)
+            batch = (
+                pa.RecordBatch.from_pylist(rows)
+                if columns is None
+                else pa.RecordBatch.from_pydict(columns)
+            )
         except (pa.ArrowException, OverflowError, TypeError, ValueError):
             return None
         out = {}
