@@ -1136,3 +1136,28 @@ def test_numpy_temporal_scalars_in_dicts(ds: freight.Dataset) -> None:
     ]
     (q,) = ds.rejected("npt")
     assert "is in nanoseconds, which freight would have to truncate" in q.reason
+
+
+def test_arrow_dates_and_timestamps_beyond_the_year_9999_are_quarantined(
+    ds: freight.Dataset,
+) -> None:
+    """Arrow holds them; stored, read() failed on both destinations (OverflowError on DuckDB,
+    'timestamp too large' from PostgreSQL)."""
+    import pyarrow as pa
+
+    after_9999 = 253_402_300_800_000_000  # 10000-01-01 in microseconds
+    table = pa.table(
+        {
+            "i": [1, 2, 3],
+            "at": pa.array([after_9999, 0, None], pa.timestamp("us", tz="UTC")),
+            "d": pa.array([0, 2_932_897, 1], pa.date32()),
+        }
+    )
+    r = ds.load(table, "far9")
+    assert counts(r) == {"inserted": 1, "rejected": 2}
+    assert rows(ds, "far9") == [{"i": 3, "at": None, "d": dt.date(1970, 1, 2)}]
+    got = {q.row_number: q for q in ds.rejected("far9")}
+    assert got[1].row == {"i": 1, "at": "10000-01-01 00:00:00.000000Z", "d": "1970-01-01"}
+    assert got[1].reason.startswith("column 'at': value '10000-01-01 00:00:00.000000Z'")
+    assert got[2].reason.startswith("column 'd': value '10000-01-01' (Arrow date32[day])")
+    assert all("outside the years 1 to 9999" in q.reason for q in got.values())

@@ -555,6 +555,12 @@ class Intake:
             if lt is not None and self._accepts(name, lt):
                 if col.type != T.to_arrow(lt):
                     col = col.cast(T.to_arrow(lt))
+                for i, text in _beyond_python(col, lt).items():
+                    why = (
+                        f"column {name!r}: value {text!r} (Arrow {col.type}) falls outside the "
+                        f"years 1 to 9999, beyond which it cannot be read back (type {lt})"
+                    )
+                    bad[i] = min(bad[i], why) if i in bad else why
                 self._note_big(name, lt, col)
                 self._settle(name, lt)
                 arrays[name] = col
@@ -563,7 +569,7 @@ class Intake:
             arrays[name] = self._column(name, vals, bad)
         rejects = list(refused)
         if not arrays:
-            rows = table.to_pylist() if n else []
+            rows = _arrow_rows(table) if n else []
             why = (
                 "no column of this row is kept by the contract"
                 if self.keep is not None
@@ -575,7 +581,7 @@ class Intake:
         keep_mask = None
         if bad:
             keep_mask = pa.array([i not in bad for i in range(n)])
-            rows = table.to_pylist()
+            rows = _arrow_rows(table)
             for i in sorted(bad):
                 rejects.append(Reject(nums[i], _jsonable(rows[i]), bad[i]))
             out = out.filter(keep_mask)
@@ -615,7 +621,7 @@ class Intake:
                 continue
             mask, reasons = found
             if rows is None and src_rows is None:
-                src_rows = source.to_pylist() if source is not None else []
+                src_rows = _arrow_rows(source) if source is not None else []
             for pos, reason in reasons.items():
                 i = kept[pos]
                 row = rows[i] if rows is not None else (src_rows[i] if src_rows else None)
@@ -818,6 +824,57 @@ def _py_values(col: pa.Array) -> list[Any]:
             for v, i, text in zip(us, ints, texts, strict=True)
         ]
     return col.to_pylist()
+
+
+#: the stored integers of the temporal types Python's date and datetime can hold (years 1 to
+#: 9999): days for a date, microseconds since 1970 for a timestamp
+_PY_RANGE = {
+    T.DATE: (-719_162, 2_932_896),
+    T.TIMESTAMP: (-62_135_596_800_000_000, 253_402_300_799_999_999),
+    T.TIMESTAMPTZ: (-62_135_596_800_000_000, 253_402_300_799_999_999),
+}
+
+
+def _beyond_python(col: pa.Array, lt: str) -> dict[int, str]:
+    """Positions of Arrow dates/timestamps beyond the years 1..9999 (stored, they could not
+    be read back), with Arrow's text of each."""
+    bounds = _PY_RANGE.get(lt)
+    if bounds is None or col.null_count == len(col):
+        return {}
+    ints = col.cast(pa.int32() if lt == T.DATE else pa.int64())
+    mm = pc.min_max(ints)
+    if bounds[0] <= mm["min"].as_py() and mm["max"].as_py() <= bounds[1]:
+        return {}
+    texts = col.cast(pa.string()).to_pylist()
+    return {
+        i: texts[i]
+        for i, v in enumerate(ints.to_pylist())
+        if v is not None and not bounds[0] <= v <= bounds[1]
+    }
+
+
+def _arrow_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """``table.to_pylist()``, with a value Python cannot hold (a timestamp beyond the year
+    9999) as Arrow's text of it."""
+    try:
+        return table.to_pylist()
+    except (OverflowError, ValueError):
+        cols = {name: _arrow_values(table.column(name)) for name in table.column_names}
+        return [dict(zip(cols, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
+
+
+def _arrow_values(col: pa.ChunkedArray) -> list[Any]:
+    try:
+        return col.to_pylist()
+    except (OverflowError, ValueError):
+        texts = col.cast(pa.string()).to_pylist()
+        out = []
+        for scalar, text in zip(col, texts, strict=True):
+            try:
+                out.append(scalar.as_py())
+            except (OverflowError, ValueError):
+                out.append(text)
+        return out
 
 
 def _nano(t: pa.DataType) -> bool:
