@@ -63,6 +63,17 @@ CASES = {
         "timestamp",
     ),
     "uuid": ([uuid.UUID(int=0), uuid.UUID("12345678-1234-5678-1234-567812345678"), None], "uuid"),
+    "interval": (
+        [
+            dt.timedelta(0),
+            dt.timedelta(days=1, microseconds=5),
+            dt.timedelta(seconds=-1),
+            dt.timedelta(days=-(10**6), microseconds=1),
+            dt.timedelta(microseconds=2**62),
+            None,
+        ],
+        "interval",
+    ),
 }
 
 
@@ -782,6 +793,7 @@ SAME_VALUES = {
     ),
     "uuid": (uuid.UUID(int=7), uuid.UUID(int=7)),
     "json": ({"a": [1, {"b": None}], "c": "ü"}, {"a": [1, {"b": None}], "c": "ü"}),
+    "interval": (dt.timedelta(days=1), dt.timedelta(hours=24)),
 }
 
 
@@ -898,3 +910,308 @@ def test_lone_surrogate_is_quarantined_as_its_escape(ds: freight.Dataset) -> Non
     (rej,) = ds.rejected("sur")
     assert rej.row_number == 2 and rej.row == {"i": 1, "v": "bad \\ud800 text"}
     assert "column 'v'" in rej.reason
+
+
+# --------------------------------------------------------------------------- the checksum
+
+
+def test_a_rerun_that_widened_and_rejected_is_skipped(ds: freight.Dataset) -> None:
+    """The first run rejects 'N/A' as "not an integer (type int64)", the second (the table
+    now holds float64) as "not a number (type float64)": reasons hashed into the checksum
+    made the re-run a new load, and an append stored its rows twice."""
+    batch = [{"a": 1}, {"a": "N/A"}, {"a": 2.5}]
+    first = ds.load(batch, "ck")
+    again = ds.load(batch, "ck")
+    assert (first.status, again.status) == ("committed", "skipped")
+    assert again.checksum == first.checksum
+    assert [r["a"] for r in rows(ds, "ck")] == [1.0, 2.5]
+    reasons = [r.reason for r in ds.rejected("ck")]
+    assert len(reasons) == 1 and "(type int64)" in reasons[0]
+
+
+checksum_values = st.one_of(
+    st.sampled_from([None, 1, "N/A", 2.5, 2**60, Decimal("1.25"), "7"]),
+    st.integers(-(2**64), 2**64),
+    st.floats(allow_nan=False),
+    st.decimals(places=2, min_value=-(10**6), max_value=10**6),
+    st.sampled_from(["N/A", "7", "1.5", "true"]),
+    st.booleans(),
+)
+
+
+@settings(hsettings, max_examples=40)
+@given(values=st.lists(checksum_values, min_size=1, max_size=6))
+def test_the_checksum_depends_on_the_input_not_on_what_the_table_holds(
+    ds: freight.Dataset, values: list
+) -> None:
+    """Hashed in a fresh table and in the table the same load filled (its columns created,
+    widened, its rejects worded against the widened type): the same input, the same checksum,
+    so the re-run is skipped."""
+    batch = [{"a": v} for v in values]
+    table = f"ck_{uuid.uuid4().hex[:8]}"
+    first = ds.load(batch, table)
+    assert ds.load(batch, table).status == "skipped"
+    assert ds.load(batch, table, force=True).checksum == first.checksum
+    assert ds.load(batch, table, force=True).checksum == first.checksum
+
+
+# --------------------------------------------------------------------------- values freight refuses
+
+
+def _nested(depth: int) -> dict:
+    top: dict = {}
+    cur = top
+    for _ in range(depth):
+        cur["a"] = {}
+        cur = cur["a"]
+    return top
+
+
+def test_a_value_nested_too_deeply_is_quarantined_whole(ds: freight.Dataset) -> None:
+    """A dict nested 1,000 deep raised RecursionError; it is quarantined, kept as JSON text."""
+    r = ds.load([{"i": 1, "x": _nested(1000)}, {"i": 2, "x": {"a": 1}}], "deep")
+    assert counts(r) == {"inserted": 1, "rejected": 1}
+    (q,) = ds.rejected("deep")
+    assert q.row_number == 1 and "nested too deeply" in q.reason
+    assert isinstance(q.row, str) and q.row.startswith('{"i":1,"x":{"a":{"a":')
+    assert q.row.count("{") == 1002 and q.row.endswith("}" * 1002)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        dt.datetime(9999, 12, 31, 23, tzinfo=dt.timezone(-dt.timedelta(hours=5))),
+        dt.datetime(1, 1, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+    ],
+    ids=["after-9999", "before-1"],
+)
+@pytest.mark.parametrize("stored", [False, True])
+def test_an_instant_beyond_the_years_1_to_9999_in_utc_is_quarantined(
+    ds: freight.Dataset, value: dt.datetime, stored: bool
+) -> None:
+    """Stored in UTC, such a value raised OverflowError on PostgreSQL and was stored on
+    DuckDB as the year 10000, which read() then failed on."""
+    if stored:
+        ds.load([{"i": 0, "at": dt.datetime(2024, 1, 1, tzinfo=UTC)}], "far")
+    r = ds.load([{"i": 1, "at": value}, {"i": 2, "at": None}], "far")
+    assert_accounted(r)
+    assert r.rejected == 1
+    (q,) = ds.rejected("far")
+    assert "outside the years 1 to 9999 in UTC" in q.reason and q.row_number == 1
+    assert ds.read("far").num_rows == (2 if stored else 1)
+
+
+@pytest.mark.parametrize("where", ["column", "table", "key"])
+def test_an_identifier_with_a_lone_surrogate_is_refused(ds: freight.Dataset, where: str) -> None:
+    name = "a\ud800"
+    with pytest.raises(freight.InvalidIdentifierError, match="not valid unicode"):
+        if where == "column":
+            ds.load([{name: 1}], "sur")
+        elif where == "table":
+            ds.load([{"a": 1}], name)
+        else:
+            ds.load([{"a": 1}], "sur", strategy="merge", key=name)
+
+
+def test_numpy_float32_is_stored_exactly_as_float64(ds: freight.Dataset) -> None:
+    """float32 -> float64 is exact: such a value is a number, not 'not a number'."""
+    import numpy
+
+    r = ds.load([{"i": 1, "x": 1.5}, {"i": 2, "x": numpy.float32(0.1)}], "f32")
+    assert counts(r) == {"inserted": 2}
+    r = ds.load([{"i": 3, "x": numpy.float16(0.2)}, {"i": 4, "x": numpy.float32("nan")}], "f32")
+    assert counts(r) == {"inserted": 2}
+    got = [x["x"] for x in rows(ds, "f32", "i")]
+    assert got[:3] == [1.5, float(numpy.float32(0.1)), float(numpy.float16(0.2))]
+    assert math.isnan(got[3])
+
+
+def test_nanoseconds_are_shown_in_the_reason_as_given(ds: freight.Dataset) -> None:
+    """The reason named a private class and hid the nanoseconds:
+    "value datetime.datetime(2020, 1, 1, 0, 0) (_NanoTime) has nanoseconds"."""
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {"i": [1, 2], "at": [pd.Timestamp("2020-01-01 00:00:00.000000001"), pd.Timestamp(0)]}
+    )
+    r = ds.load(df, "nano")
+    assert counts(r) == {"inserted": 1, "rejected": 1}
+    (q,) = ds.rejected("nano")
+    assert q.reason == (
+        "column 'at': value '2020-01-01 00:00:00.000000001' (Arrow timestamp[ns]) has "
+        "nanoseconds, which freight would have to truncate (type timestamp)"
+    )
+
+
+def test_a_value_freight_cannot_type_says_what_it_is_and_what_to_do(ds: freight.Dataset) -> None:
+    r = ds.load([{"i": 1, "x": 1 + 2j}], "odd")
+    assert r.rejected == 1
+    (q,) = ds.rejected("odd")
+    assert "is a complex, which freight has no column type for" in q.reason
+    assert "columns={...}" in q.reason and "has no type yet" not in q.reason
+
+
+# --------------------------------------------------------------------------- text into typed columns
+
+TEXT_RULE = {  # column type: (a first value, texts taken as the value, texts refused)
+    "int64": (1, {"42": 42, "-7": -7}, [" 42", "042", "+42", "1_000", "42 ", "-0"]),
+    # (the reason says how it would read back: "... would not read back as given but as '42'")
+    "float64": (1.25, {"1.5": 1.5, "7": 7.0, "1e+16": 1e16}, ["1.50", "1e3", " 1.5", "NaN"]),
+    "bool": (True, {"true": True, "False": False}, [" TRUE ", "TRUE", "t", "1"]),
+    "decimal": (Decimal("1.25"), {"1.50": Decimal("1.50")}, [" 1.5", "1e-1", "+1.5"]),
+    "date": (
+        dt.date(2024, 1, 1),
+        {"2024-02-29": dt.date(2024, 2, 29)},
+        ["20240229", " 2024-02-29"],
+    ),
+    "timestamp": (
+        dt.datetime(2024, 1, 1),
+        {"2024-01-02 03:04:05": dt.datetime(2024, 1, 2, 3, 4, 5)},
+        ["2024-01-02T03:04", "2024-01-02 03:04:05 "],
+    ),
+    "uuid": (
+        uuid.UUID(int=1),
+        {str(uuid.UUID(int=0xAB)): uuid.UUID(int=0xAB)},
+        [str(uuid.UUID(int=0xAB)).upper()],
+    ),
+}
+
+
+@pytest.mark.parametrize("arrow", [False, True], ids=["dicts", "arrow"])
+@pytest.mark.parametrize("case", sorted(TEXT_RULE))
+def test_text_goes_into_a_typed_column_only_as_it_reads_back(
+    ds: freight.Dataset, case: str, arrow: bool
+) -> None:
+    """ " 42" was stored as 42, " TRUE " as true, "1.50" as 1.5: text is taken into a typed
+    column only when it is the value's own text; otherwise it is quarantined, saying so."""
+    import pyarrow as pa
+
+    first, taken, refused = TEXT_RULE[case]
+    ds.load([{"i": 0, "v": first}], "txt")
+    schema = ds.schema("txt")
+    texts = [*taken, *refused]
+    batch = [{"i": i, "v": s} for i, s in enumerate(texts, start=1)]
+    r = ds.load(pa.Table.from_pylist(batch) if arrow else batch, "txt")
+    assert counts(r) == {"inserted": len(taken), "rejected": len(refused)}
+    assert ds.schema("txt") == schema
+    got = [x["v"] for x in rows(ds, "txt", "i")][1:]
+    assert got == list(taken.values())
+    assert all(type(g) is type(w) for g, w in zip(got, taken.values(), strict=True))
+    reasons = {q.row["v"]: q.reason for q in ds.rejected("txt")}
+    assert sorted(reasons) == sorted(refused)
+    for text, why in reasons.items():
+        assert why.startswith(f"column 'v': value {text!r} (str) ")
+        assert "would not read back as given but as '" in why or " is not " in why
+
+
+def test_a_row_refused_for_its_key_does_not_decide_a_type(ds: freight.Dataset) -> None:
+    """The NULL-key row's 'N/A' made b a text column, so the next row's True was refused."""
+    r = ds.load([{"id": None, "b": "N/A"}, {"id": 1, "b": True}], "nk", strategy="merge", key="id")
+    assert counts(r) == {"inserted": 1, "rejected": 1}
+    assert ds.schema("nk")["b"] == "bool"
+    assert rows(ds, "nk") == [{"id": 1, "b": True}]
+    (q,) = ds.rejected("nk")
+    assert (q.row_number, q.reason) == (1, "key column 'id' is null or missing")
+
+
+def test_decimal_zero_sign_and_floats_in_a_decimal_column_are_as_documented(
+    ds: freight.Dataset,
+) -> None:
+    """docs/types.md: neither destination keeps the sign of a decimal zero (equal values);
+    a float after a Decimal is stored as its shortest text, which converts back to it."""
+    r = ds.load([{"i": 1, "d": Decimal("-0.0")}, {"i": 2, "d": 0.1}, {"i": 3, "d": 0.25}], "dz")
+    assert counts(r) == {"inserted": 2, "rejected": 1}  # 0.25 needs 2 places, the column 1
+    assert ds.schema("dz")["d"] == "decimal(2,1)"
+    got = [x["d"] for x in rows(ds, "dz", "i")]
+    assert got == [Decimal("0.0"), Decimal("0.1")] and float(got[1]) == 0.1
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def test_timedeltas_are_intervals_on_every_path(ds: freight.Dataset, how: dict) -> None:
+    """Every row with a timedelta was rejected: "the column has no type yet (type null)"."""
+    import pandas as pd
+    import pyarrow as pa
+
+    day = dt.timedelta(days=1)
+    r = ds.load([{"id": 1, "d": day}, {"id": 2, "d": None}], "iv", **how)
+    assert counts(r) == {"inserted": 2}
+    assert ds.schema("iv")["d"] == "interval"
+    frame = pd.DataFrame({"id": [3, 4], "d": pd.to_timedelta(["1s", "-2h"])})  # timedelta64[ns]
+    assert counts(ds.load(frame, "iv", **how)) == {"inserted": 2}
+    arrow = pa.table({"id": [5], "d": pa.array([90], pa.duration("s"))})
+    assert counts(ds.load(arrow, "iv", **how)) == {"inserted": 1}
+    got = {x["id"]: x["d"] for x in rows(ds, "iv")}
+    seconds = dt.timedelta(seconds=1)
+    assert got == {1: day, 2: None, 3: seconds, 4: dt.timedelta(hours=-2), 5: 90 * seconds}
+    assert all(type(v) is dt.timedelta for v in got.values() if v is not None)
+
+
+def test_an_interval_freight_would_round_is_quarantined(ds: freight.Dataset) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"i": [1, 2], "d": pd.to_timedelta([1, 1000], unit="ns")})
+    r = ds.load(frame, "ivn")
+    assert counts(r) == {"inserted": 1, "rejected": 1}
+    (q,) = ds.rejected("ivn")
+    assert q.row_number == 1 and "has nanoseconds" in q.reason and "duration[ns]" in q.reason
+    r = ds.load([{"i": 3, "d": dt.timedelta(days=999_999_999)}], "ivn")
+    assert r.rejected == 1
+    assert [x["d"] for x in rows(ds, "ivn", "i")] == [dt.timedelta(microseconds=1)]
+
+
+def test_many_intervals_take_the_bulk_path(ds: freight.Dataset, how: dict) -> None:
+    """Beyond the light path's 1,000 rows: Arrow into DuckDB, binary COPY or the Arrow JSON
+    stage into PostgreSQL."""
+    values = [dt.timedelta(seconds=i, microseconds=i) * (-1) ** i for i in range(2_500)]
+    r = ds.load(({"id": i, "d": v} for i, v in enumerate(values)), "ivb", **how)
+    assert counts(r) == {"inserted": len(values)}
+    assert [x["d"] for x in rows(ds, "ivb", "id")] == values
+
+
+def test_numpy_temporal_scalars_in_dicts(ds: freight.Dataset) -> None:
+    """numpy datetime64/timedelta64 in nanoseconds are bare ints to Python: they typed the
+    column int64 and were then rejected as 'not an integer'; in seconds or microseconds they
+    were typed right and then rejected as 'not a datetime'."""
+    import numpy
+
+    r = ds.load(
+        [
+            {"i": 1, "d": numpy.timedelta64(3, "s"), "t": numpy.datetime64("2020-01-01T00:00:01")},
+            {"i": 2, "d": numpy.timedelta64(1, "ns"), "t": None},
+        ],
+        "npt",
+    )
+    assert counts(r) == {"inserted": 1, "rejected": 1}
+    assert ds.schema("npt") == {"i": "int64", "d": "interval", "t": "timestamp"}
+    assert rows(ds, "npt") == [
+        {"i": 1, "d": dt.timedelta(seconds=3), "t": dt.datetime(2020, 1, 1, 0, 0, 1)}
+    ]
+    (q,) = ds.rejected("npt")
+    assert "is in nanoseconds, which freight would have to truncate" in q.reason
+
+
+def test_arrow_dates_and_timestamps_beyond_the_year_9999_are_quarantined(
+    ds: freight.Dataset,
+) -> None:
+    """Arrow holds them; stored, read() failed on both destinations (OverflowError on DuckDB,
+    'timestamp too large' from PostgreSQL)."""
+    import pyarrow as pa
+
+    after_9999 = 253_402_300_800_000_000  # 10000-01-01 in microseconds
+    table = pa.table(
+        {
+            "i": [1, 2, 3],
+            "at": pa.array([after_9999, 0, None], pa.timestamp("us", tz="UTC")),
+            "d": pa.array([0, 2_932_897, 1], pa.date32()),
+        }
+    )
+    r = ds.load(table, "far9")
+    assert counts(r) == {"inserted": 1, "rejected": 2}
+    assert rows(ds, "far9") == [{"i": 3, "at": None, "d": dt.date(1970, 1, 2)}]
+    got = {q.row_number: q for q in ds.rejected("far9")}
+    assert got[1].row == {"i": 1, "at": "10000-01-01 00:00:00.000000Z", "d": "1970-01-01"}
+    assert got[1].reason.startswith("column 'at': value '10000-01-01 00:00:00.000000Z'")
+    assert got[2].reason.startswith("column 'd': value '10000-01-01' (Arrow date32[day])")
+    assert all("outside the years 1 to 9999" in q.reason for q in got.values())

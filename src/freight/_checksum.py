@@ -4,7 +4,11 @@ chunk size and whatever widening happened mid-load.
 Each column feeds separate streams that do not care where chunks end: the staged row
 positions of its non-null values, and the values themselves in an encoding that is the same
 for a value however its column was typed at the time (an int later widened to float64 or to
-decimal(38,0) hashes the same as the widened value). Rejected rows are hashed as a sorted set.
+decimal(38,0) hashes the same as the widened value). Rejected rows are hashed as a sorted set
+of (row number, row content), never their reasons: a reason names the type the column had when
+the value came, which depends on what the table already holds (a re-run after the first load
+widened the column reads "not a number (type float64)" where the first read "not an integer
+(type int64)"), and the checksum depends only on the input and the load's parameters.
 """
 
 from __future__ import annotations
@@ -63,9 +67,7 @@ class Checksum:
                 row = orjson.dumps(r.row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
             except TypeError:
                 row = repr(r.row).encode()
-            self._rejects.append(
-                hashlib.sha256(f"{r.row_number}\x1f{r.reason}\x1f".encode() + row).digest()
-            )
+            self._rejects.append(hashlib.sha256(f"{r.row_number}\x1f".encode() + row).digest())
 
     def _feed(self, streams: dict[str, Any], key: str, data: Any) -> None:
         h = streams.get(key)
@@ -150,12 +152,14 @@ class Checksum:
             self._feed(streams, "exact", b"\x01" * len(ints))
             self._feed(streams, "f", array("d", ints).tobytes())
             return
-        exact = [-_EXACT <= v <= _EXACT for v in ints]
+        exact = [_float_exact(v) for v in ints]
         self._feed(streams, "exact", bytes(exact))
         floats = [v for v, e in zip(ints, exact, strict=True) if e]
         if floats:
             self._feed(streams, "f", array("d", floats).tobytes())
-        self._add_text(streams, "text", [str(v) for v, e in zip(ints, exact, strict=True) if not e])
+        rest = [str(v) for v, e in zip(ints, exact, strict=True) if not e]
+        if rest:
+            self._add_text(streams, "text", rest)
 
     def _add_decimals(self, streams: dict[str, Any], present: list[Decimal], scale: int) -> None:
         """``_add_numbers`` for a decimal column of Python values: none exact as a float
@@ -184,16 +188,14 @@ class Checksum:
                 self._feed(streams, "exact", b"\x01" * n)
                 self._feed(streams, "f", _bytes(arr.cast(pa.float64())))
                 return
-            bounds = (
-                (pa.scalar(-_EXACT, t), pa.scalar(_EXACT, t))
-                if pa.types.is_decimal(t)
-                else (-_EXACT, _EXACT)
-            )
-            exact = pc.and_(pc.greater_equal(arr, bounds[0]), pc.less_equal(arr, bounds[1]))
+            # (rare) integers beyond 2**53: those a float still holds exactly (9007199254740994,
+            # 2**60) hash as the float they equal, so an integral float beyond 2**53 hashes
+            # alike whether it went into an int64 column or a float64 one
+            exact = pa.array([_float_exact(int(v)) for v in arr.to_pylist()], pa.bool_())
         self._feed(streams, "exact", _bytes(exact.cast(pa.uint8())))
         floats = arr.filter(exact)
         if len(floats):
-            self._feed(streams, "f", _bytes(floats.cast(pa.float64())))
+            self._feed(streams, "f", _bytes(floats.cast(pa.float64(), safe=False)))
         rest = arr.filter(pc.invert(exact))
         if len(rest):
             text = rest.cast(pa.string())
@@ -227,6 +229,11 @@ _EPOCH_DAY = _EPOCH.toordinal()
 _US = timedelta(microseconds=1)
 
 
+def _float_exact(n: int) -> bool:
+    """Whether a float64 holds the integer ``n`` exactly."""
+    return -_EXACT <= n <= _EXACT or float(n) == n
+
+
 def _plain(d: Decimal) -> str:
     """A decimal in plain digits without trailing zeros: ``1.5``, ``0.00000001``, ``0``."""
     if d.is_zero():
@@ -254,6 +261,7 @@ _FIXED: dict[str, tuple[bytes, Callable[[list[Any]], bytes]]] = {
         b"timestamp[us, tz=UTC]",
         lambda vs: _ints("q", ((v - _EPOCH_UTC) // _US for v in vs)),
     ),
+    T.INTERVAL: (b"duration[us]", lambda vs: _ints("q", (v // _US for v in vs))),
     T.UUID: (b"extension<arrow.uuid>", lambda vs: b"".join(u.bytes for u in vs)),
 }
 
@@ -265,7 +273,12 @@ def _fixed(arr: pa.Array) -> pa.Array:
         return arr.cast(pa.uint8())
     if pa.types.is_date32(t) or pa.types.is_time32(t):
         return arr.cast(pa.int32())
-    if pa.types.is_timestamp(t) or pa.types.is_time64(t) or pa.types.is_date64(t):
+    if (
+        pa.types.is_timestamp(t)
+        or pa.types.is_time64(t)
+        or pa.types.is_date64(t)
+        or pa.types.is_duration(t)
+    ):
         return arr.cast(pa.int64())
     if isinstance(t, pa.ExtensionType):
         return arr.storage

@@ -40,6 +40,7 @@ LIGHT_TYPES = frozenset(
         T.BINARY,
         T.UUID,
         T.TIME,
+        T.INTERVAL,
     }
 )
 
@@ -93,7 +94,18 @@ class Columns:
 
 #: types whose Python equality is the destination's (not floats: NaN; not JSON: key order)
 EXACT_EQUALITY = frozenset(
-    {T.INT64, T.STRING, T.BOOL, T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ, T.UUID, T.BINARY, T.TIME}
+    {
+        T.INT64,
+        T.STRING,
+        T.BOOL,
+        T.DATE,
+        T.TIMESTAMP,
+        T.TIMESTAMPTZ,
+        T.UUID,
+        T.BINARY,
+        T.TIME,
+        T.INTERVAL,
+    }
 )
 
 

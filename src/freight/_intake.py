@@ -121,6 +121,7 @@ class Intake:
     ) -> Chunk:
         rejects = list(rejects or [])
         n_in = len(rows) + len(rejects)
+        state = self._state()
         good: list[Mapping[str, Any]]
         nums: list[int] | range
         if set(map(type, rows)) <= {dict}:
@@ -136,6 +137,7 @@ class Intake:
                 else:
                     why = f"row {num} is not a mapping but {type(r).__name__}"
                     rejects.append(Reject(num, _jsonable(r), why))
+        refused_before = list(rejects)
         if not good:
             return self._chunk(pa.table({}), rejects, first, n_in)
         if not any(map(len, good)):
@@ -152,6 +154,10 @@ class Intake:
         for n in names:
             if not isinstance(n, str):
                 raise InvalidIdentifierError(f"column name {n!r} is not a string")
+            if _bad_unicode(n):
+                raise InvalidIdentifierError(
+                    f"column name {n!r} is not valid unicode (it holds a lone surrogate)"
+                )
         if self.keep is not None:
             for n in names:
                 if n not in self.keep and n not in self.dropped:
@@ -193,14 +199,43 @@ class Intake:
         if keep_mask is not None:
             table = table.filter(keep_mask)
         table, more = self._check_rows(table, good, nums, keep_mask)
-        rejects.extend(more)
+        if more:  # rows the checks refuse must not shape the schema: type the others again
+            self._restore(state)
+            out = {r.row_number for r in more}
+            live = [i for i in range(len(good)) if nums[i] not in out]
+            return self._from_rows(
+                [good[i] for i in live], first, [*refused_before, *more], [nums[i] for i in live]
+            )
         return self._chunk(table, rejects, first, n_in)
+
+    def _state(self) -> tuple[Any, ...]:
+        """What typing a chunk changes, to be put back (``_restore``) when it is typed again."""
+        return dict(self.types), list(self.widened), set(self._big), list(self.dropped)
+
+    def _restore(self, state: tuple[Any, ...]) -> None:
+        types, widened, big, dropped = state
+        self.types, self.widened, self._big, self.dropped = (
+            dict(types),
+            list(widened),
+            set(big),
+            list(dropped),
+        )
 
     # ------------------------------------------------------------------ without Arrow
 
-    def _light_rows(self, rows: list[Any], first: int) -> Chunk | None:
+    def _light_rows(
+        self,
+        rows: list[Any],
+        first: int,
+        nums: list[int] | None = None,
+        refused: list[Reject] | None = None,
+    ) -> Chunk | None:
         """Plain rows typed as ``Columns``, exactly as ``_from_rows`` types them, or None
-        (and nothing changed) when some value or type needs the Arrow path."""
+        (and nothing changed) when some value or type needs the Arrow path. ``nums``: the
+        rows' numbers (when not consecutive from ``first``); ``refused``: the chunk's rows
+        the row checks rejected, typed again without them."""
+        nums = nums if nums is not None else list(range(first, first + len(rows)))
+        refused = refused or []
         if not rows or set(map(type, rows)) != {dict} or not all(rows):
             return None
         k0 = rows[0].keys()
@@ -217,14 +252,14 @@ class Intake:
             vals = values[name] = list(map(getter, rows))
             if not set(map(type, vals)) <= _LIGHT_KINDS:
                 return None
-        before = (dict(self.types), list(self.widened), set(self._big))
+        before = self._state()
         data: dict[str, list[Any]] = {}
         types: dict[str, str] = {}
         bad: dict[int, str] = {}
         for name, vals in values.items():
             out, target = self._column_values(name, vals, bad, arrow=False)
             if not light_type(target):
-                self.types, self.widened, self._big = before[0], before[1], before[2]
+                self._restore(before)
                 return None
             self._note_big(name, target, out)
             self._settle(name, target)
@@ -233,12 +268,18 @@ class Intake:
         for n in names:
             if n not in kept and n not in self.dropped:
                 self.dropped.append(n)
-        rejects = [Reject(first + i, _jsonable(rows[i]), bad[i]) for i in sorted(bad)]
+        rejects = [*refused, *(Reject(nums[i], _jsonable(rows[i]), bad[i]) for i in sorted(bad))]
         cols = Columns(data, types).drop_rows(set(bad))
         live = [i for i in range(len(rows)) if i not in bad]
-        cols, more = self._light_checks(cols, [rows[i] for i in live], [first + i for i in live])
-        rejects.extend(more)
-        return self._chunk(cols, rejects, first, len(rows))
+        cols, more = self._light_checks(cols, [rows[i] for i in live], [nums[i] for i in live])
+        if more:  # as in ``_from_rows``: the rows the checks refuse are typed out of the chunk
+            self._restore(before)
+            out = {r.row_number for r in more}
+            live = [i for i in range(len(rows)) if nums[i] not in out]
+            return self._light_rows(
+                [rows[i] for i in live], first, [nums[i] for i in live], [*refused, *more]
+            )
+        return self._chunk(cols, rejects, first, len(rows) + len(refused))
 
     def _light_checks(
         self, cols: Columns, rows: list[dict[str, Any]], nums: list[int]
@@ -295,8 +336,21 @@ class Intake:
         self, rows: list[Mapping[str, Any]], names: list[str]
     ) -> dict[str, pa.Array] | None:
         """pyarrow's own conversion, trusted only for types it cannot confuse."""
+        if any(type(v) in _NESTED for v in rows[0].values()):
+            # pyarrow infers a struct type level by level (a dict nested 1,000 deep took
+            # half a minute), only for the careful path to take the column: leave it out
+            flat = [n for n in names if type(rows[0][n]) not in _NESTED]
+            if not flat:
+                return None
+            columns = {n: list(map(operator.itemgetter(n), rows)) for n in flat}
+        else:
+            columns = None
         try:
-            batch = pa.RecordBatch.from_pylist(rows)
+            batch = (
+                pa.RecordBatch.from_pylist(rows)
+                if columns is None
+                else pa.RecordBatch.from_pydict(columns)
+            )
         except (pa.ArrowException, OverflowError, TypeError, ValueError):
             return None
         out = {}
@@ -385,7 +439,7 @@ class Intake:
                 self._explain(name, vals, cur, errs, list(range(len(vals))))
         for i, reason in errs.items():
             why, _, then = reason.partition("\x00")
-            text = f"column {name!r}: value {T.describe(vals[i])} {why} (type {then or target})"
+            text = f"column {name!r}: value {_describe(vals[i])} {why} (type {then or target})"
             bad[i] = min(bad[i], text) if i in bad else text  # the same whatever the column order
         return out, target
 
@@ -464,8 +518,18 @@ class Intake:
 
     # ------------------------------------------------------------------ Arrow
 
-    def _from_arrow(self, table: pa.Table, first: int) -> Chunk:
+    def _from_arrow(
+        self,
+        table: pa.Table,
+        first: int,
+        nums: list[int] | None = None,
+        refused: list[Reject] | None = None,
+    ) -> Chunk:
+        """An Arrow piece typed; ``nums`` and ``refused`` as in ``_light_rows``."""
         n = table.num_rows
+        nums = nums if nums is not None else list(range(first, first + n))
+        refused = refused or []
+        state = self._state()
         if self.keep is not None:
             for c in table.column_names:
                 if c not in self.keep and c not in self.dropped:
@@ -481,14 +545,8 @@ class Intake:
             col = table.column(name).combine_chunks()
             if pa.types.is_dictionary(col.type):
                 col = col.dictionary_decode()
-            if (
-                pa.types.is_timestamp(col.type) or pa.types.is_time(col.type)
-            ) and col.type.unit == "ns":
-                us = (
-                    pa.timestamp("us", tz=col.type.tz)
-                    if pa.types.is_timestamp(col.type)
-                    else pa.time64("us")
-                )
+            if _nano(col.type):
+                us = _micro(col.type)
                 try:  # pandas' datetime64[ns]: fine when every value is whole microseconds
                     col = col.cast(us, safe=True)
                 except pa.ArrowInvalid:
@@ -497,34 +555,45 @@ class Intake:
             if lt is not None and self._accepts(name, lt):
                 if col.type != T.to_arrow(lt):
                     col = col.cast(T.to_arrow(lt))
+                for i, text in _beyond_python(col, lt).items():
+                    why = (
+                        f"column {name!r}: value {text!r} (Arrow {col.type}) falls outside the "
+                        f"years 1 to 9999, beyond which it cannot be read back (type {lt})"
+                    )
+                    bad[i] = min(bad[i], why) if i in bad else why
                 self._note_big(name, lt, col)
                 self._settle(name, lt)
                 arrays[name] = col
                 continue
             vals = _py_values(col)
             arrays[name] = self._column(name, vals, bad)
-        rejects: list[Reject] = []
+        rejects = list(refused)
         if not arrays:
-            rows = table.to_pylist() if n else []
+            rows = _arrow_rows(table) if n else []
             why = (
                 "no column of this row is kept by the contract"
                 if self.keep is not None
                 else "row has no fields"
             )
-            rej = [Reject(first + i, _jsonable(r), why) for i, r in enumerate(rows)]
-            return self._chunk(pa.table({}), rej, first, n)
+            rej = [Reject(nums[i], _jsonable(r), why) for i, r in enumerate(rows)]
+            return self._chunk(pa.table({}), [*refused, *rej], first, n + len(refused))
         out = pa.table(arrays)
         keep_mask = None
         if bad:
             keep_mask = pa.array([i not in bad for i in range(n)])
-            rows = table.to_pylist()
+            rows = _arrow_rows(table)
             for i in sorted(bad):
-                rejects.append(Reject(first + i, _jsonable(rows[i]), bad[i]))
+                rejects.append(Reject(nums[i], _jsonable(rows[i]), bad[i]))
             out = out.filter(keep_mask)
-        nums = list(range(first, first + n))
         out, more = self._check_rows(out, None, nums, keep_mask, source=table)
-        rejects.extend(more)
-        return self._chunk(out, rejects, first, n)
+        if more:  # as in ``_from_rows``: the rows the checks refuse are typed out of the chunk
+            self._restore(state)
+            gone = {r.row_number for r in more}
+            live = [i for i in range(n) if nums[i] not in gone]
+            return self._from_arrow(
+                table.take(live), first, [nums[i] for i in live], [*refused, *more]
+            )
+        return self._chunk(out, rejects, first, n + len(refused))
 
     # ------------------------------------------------------------------ row checks
 
@@ -552,7 +621,7 @@ class Intake:
                 continue
             mask, reasons = found
             if rows is None and src_rows is None:
-                src_rows = source.to_pylist() if source is not None else []
+                src_rows = _arrow_rows(source) if source is not None else []
             for pos, reason in reasons.items():
                 i = kept[pos]
                 row = rows[i] if rows is not None else (src_rows[i] if src_rows else None)
@@ -634,6 +703,9 @@ def _nul_reason(column: str) -> str:
 #: the escape of a NUL character in JSON text (not preceded by an escaping backslash)
 _JSON_NUL = re.compile(r"(^|[^\\])(\\\\)*\\u0000")
 
+#: values pyarrow would turn into nested types
+_NESTED = (dict, list, tuple)
+
 #: the Python types a value may have for its row to be typed without Arrow
 _LIGHT_KINDS = frozenset(
     {
@@ -648,6 +720,7 @@ _LIGHT_KINDS = frozenset(
         datetime.datetime,
         datetime.date,
         datetime.time,
+        datetime.timedelta,
         decimal.Decimal,
         uuid.UUID,
         bytes,
@@ -741,43 +814,144 @@ def _bad_unicode(s: str) -> bool:
 
 def _py_values(col: pa.Array) -> list[Any]:
     t = col.type
-    if pa.types.is_timestamp(t) and t.unit == "ns":
+    if _nano(t):
         # keep sub-microsecond precision visible: such values are rejected, not truncated
         ints = col.cast(pa.int64()).to_pylist()
-        us = col.cast(pa.timestamp("us", tz=t.tz), safe=False).to_pylist()
+        us = col.cast(_micro(t), safe=False).to_pylist()
+        texts = col.cast(pa.string()).to_pylist()
         return [
-            _NanoTime(v) if i is not None and i % 1000 else v for v, i in zip(us, ints, strict=True)
-        ]
-    if pa.types.is_time(t) and t.unit == "ns":
-        ints = col.cast(pa.int64()).to_pylist()
-        us = col.cast(pa.time64("us"), safe=False).to_pylist()
-        return [
-            _NanoTime(v) if i is not None and i % 1000 else v for v, i in zip(us, ints, strict=True)
+            _NanoTime(text, str(t)) if i is not None and i % 1000 else v
+            for v, i, text in zip(us, ints, texts, strict=True)
         ]
     return col.to_pylist()
 
 
+#: the stored integers of the temporal types Python's date and datetime can hold (years 1 to
+#: 9999): days for a date, microseconds since 1970 for a timestamp
+_PY_RANGE = {
+    T.DATE: (-719_162, 2_932_896),
+    T.TIMESTAMP: (-62_135_596_800_000_000, 253_402_300_799_999_999),
+    T.TIMESTAMPTZ: (-62_135_596_800_000_000, 253_402_300_799_999_999),
+}
+
+
+def _beyond_python(col: pa.Array, lt: str) -> dict[int, str]:
+    """Positions of Arrow dates/timestamps beyond the years 1..9999 (stored, they could not
+    be read back), with Arrow's text of each."""
+    bounds = _PY_RANGE.get(lt)
+    if bounds is None or col.null_count == len(col):
+        return {}
+    ints = col.cast(pa.int32() if lt == T.DATE else pa.int64())
+    mm = pc.min_max(ints)
+    if bounds[0] <= mm["min"].as_py() and mm["max"].as_py() <= bounds[1]:
+        return {}
+    texts = col.cast(pa.string()).to_pylist()
+    return {
+        i: texts[i]
+        for i, v in enumerate(ints.to_pylist())
+        if v is not None and not bounds[0] <= v <= bounds[1]
+    }
+
+
+def _arrow_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """``table.to_pylist()``, with a value Python cannot hold (a timestamp beyond the year
+    9999) as Arrow's text of it."""
+    try:
+        return table.to_pylist()
+    except (OverflowError, ValueError):
+        cols = {name: _arrow_values(table.column(name)) for name in table.column_names}
+        return [dict(zip(cols, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
+
+
+def _arrow_values(col: pa.ChunkedArray) -> list[Any]:
+    try:
+        return col.to_pylist()
+    except (OverflowError, ValueError):
+        texts = col.cast(pa.string()).to_pylist()
+        out = []
+        for scalar, text in zip(col, texts, strict=True):
+            try:
+                out.append(scalar.as_py())
+            except (OverflowError, ValueError):
+                out.append(text)
+        return out
+
+
+def _nano(t: pa.DataType) -> bool:
+    """A timestamp, time or duration type in nanoseconds (freight keeps microseconds)."""
+    kinds = (pa.types.is_timestamp, pa.types.is_time, pa.types.is_duration)
+    return any(is_kind(t) for is_kind in kinds) and t.unit == "ns"
+
+
+def _micro(t: pa.DataType) -> pa.DataType:
+    """The microsecond twin of a ``_nano`` type."""
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us", tz=t.tz)
+    return pa.time64("us") if pa.types.is_time(t) else pa.duration("us")
+
+
 class _NanoTime:
-    """A timestamp with nanoseconds: no logical type takes it, so it is rejected."""
+    """A timestamp or time with nanoseconds: no logical type takes it, so it is rejected,
+    shown as Arrow writes it (with its nanoseconds) and with its Arrow type."""
 
-    __slots__ = ("v",)
+    __slots__ = ("arrow_type", "text")
 
-    def __init__(self, v: Any) -> None:
-        self.v = v
+    def __init__(self, text: str, arrow_type: str) -> None:
+        self.text, self.arrow_type = text, arrow_type
 
     def __repr__(self) -> str:
-        return repr(self.v)
+        return repr(self.text)
+
+
+def _describe(v: Any) -> str:
+    """A value as a reason shows it: its repr and type (an Arrow value's own type)."""
+    if type(v) is _NanoTime:
+        return f"{v!r} (Arrow {v.arrow_type})"
+    return T.describe(v)
 
 
 def _jsonable(row: Any) -> Any:
-    """The row as given, in a form the quarantine keeps (JSON, with NaN etc. kept as text)."""
+    """The row as given, in a form the quarantine keeps (JSON, with NaN etc. kept as text;
+    a row nested too deeply for JSON engines, as its JSON text)."""
     try:
         orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS)
         if _has_nonfinite(row):
             raise TypeError
         return row
     except TypeError:
-        return _fallback(row)
+        try:
+            return _fallback(row)
+        except RecursionError:
+            return _deep_json_text(row)
+
+
+class _Text(str):
+    """A piece of JSON text already written (``_deep_json_text``)."""
+
+
+def _deep_json_text(v: Any) -> str:
+    """JSON text of a value nested too deeply to walk recursively, written iteratively;
+    its leaves as ``_fallback`` keeps them."""
+    out: list[str] = []
+    todo: list[Any] = [v]
+    while todo:
+        x = todo.pop()
+        if type(x) is _Text:
+            out.append(x)
+        elif isinstance(x, dict):
+            parts: list[Any] = [_Text("{")]
+            for j, (k, val) in enumerate(x.items()):
+                key = orjson.dumps(_fallback(str(k))).decode()
+                parts += [_Text(("," if j else "") + key + ":"), val]
+            todo.extend(reversed([*parts, _Text("}")]))
+        elif isinstance(x, (list, tuple)):
+            parts = [_Text("[")]
+            for j, val in enumerate(x):
+                parts += [_Text(","), val] if j else [val]
+            todo.extend(reversed([*parts, _Text("]")]))
+        else:
+            out.append(orjson.dumps(_fallback(x)).decode())
+    return "".join(out)
 
 
 def _has_nonfinite(v: Any) -> bool:

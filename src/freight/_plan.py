@@ -92,6 +92,12 @@ def check_identifier(name: Any, what: str = "column") -> str:
         raise InvalidIdentifierError(f"{what} name must be a non-empty string, got {name!r}")
     if "\x00" in name:
         raise InvalidIdentifierError(f"{what} name {name!r} contains a NUL character")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidIdentifierError(
+            f"{what} name {name!r} is not valid unicode (it holds a lone surrogate)"
+        ) from None
     if name.strip() != name:
         raise InvalidIdentifierError(f"{what} name {name!r} has leading or trailing spaces")
     return name

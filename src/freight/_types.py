@@ -2,8 +2,8 @@
 
 A logical type is a short string: ``bool``, ``int64``, ``float64``, ``decimal(p,s)``
 (``decimal(38,0)`` holds integers beyond int64), ``string``, ``binary``, ``date``, ``time``,
-``timestamp`` (naive), ``timestamptz`` (an instant, stored in UTC), ``uuid``, ``json`` and
-``null`` (no non-null value seen yet). Destinations map them to native types.
+``timestamp`` (naive), ``timestamptz`` (an instant, stored in UTC), ``interval`` (a
+``timedelta``, exact to the microsecond), ``uuid``, ``json`` and ``null`` (no non-null value seen yet). Destinations map them to native types.
 
 Everything here is pure: no I/O.
 """
@@ -37,6 +37,7 @@ DATE = "date"
 TIME = "time"
 TIMESTAMP = "timestamp"
 TIMESTAMPTZ = "timestamptz"
+INTERVAL = "interval"
 UUID = "uuid"
 JSON = "json"
 BIGINT = "decimal(38,0)"  # integers beyond int64
@@ -55,6 +56,7 @@ SIMPLE_TYPES = (
     TIME,
     TIMESTAMP,
     TIMESTAMPTZ,
+    INTERVAL,
     UUID,
     JSON,
 )
@@ -79,6 +81,8 @@ ALIASES = {
     "timestamp_tz": TIMESTAMPTZ,
     "jsonb": JSON,
     "hugeint": BIGINT,
+    "duration": INTERVAL,
+    "timedelta": INTERVAL,
 }
 
 
@@ -130,6 +134,8 @@ def to_arrow(t: str) -> pa.DataType:
         return pa.timestamp("us")
     if t == TIMESTAMPTZ:
         return pa.timestamp("us", tz="UTC")
+    if t == INTERVAL:
+        return pa.duration("us")
     if t == UUID:
         return pa.uuid()
     pd = parse_decimal(t)
@@ -170,6 +176,8 @@ def from_arrow(at: pa.DataType) -> str | None:
         if at.unit == "ns":
             return None
         return TIMESTAMPTZ if at.tz else TIMESTAMP
+    if pa.types.is_duration(at):
+        return INTERVAL if at.unit != "ns" else None
     if isinstance(at, pa.UuidType) or str(at) == "extension<arrow.uuid>":
         return UUID
     if pa.types.is_dictionary(at):
@@ -204,7 +212,9 @@ def value_type(v: Any) -> str | None:
     if v is None:
         return NULL
     if t is dt.datetime:
-        return TIMESTAMPTZ if v.tzinfo is not None and v.utcoffset() is not None else TIMESTAMP
+        if v.tzinfo is None or v.utcoffset() is None:
+            return TIMESTAMP
+        return TIMESTAMPTZ if _utc_in_range(v) else None
     if t is dt.date:
         return DATE
     if t is Decimal:
@@ -220,6 +230,8 @@ def value_type(v: Any) -> str | None:
         return BINARY
     if t is uuid.UUID:
         return UUID
+    if t is dt.timedelta:
+        return INTERVAL
     if t is dt.time:
         return TIME if v.tzinfo is None else None
     # subclasses and foreign scalars (numpy, pandas)
@@ -235,6 +247,8 @@ def value_type(v: Any) -> str | None:
         return value_type(dt.datetime.fromisoformat(v.isoformat()))
     if isinstance(v, dt.date):
         return DATE
+    if isinstance(v, dt.timedelta):  # pandas' Timedelta
+        return INTERVAL
     if isinstance(v, (bytearray, memoryview)):
         return BINARY
     if isinstance(v, (dict, list, tuple)):
@@ -242,9 +256,12 @@ def value_type(v: Any) -> str | None:
     item = getattr(v, "item", None)
     if callable(item):
         try:
-            return value_type(item())
+            py = item()
         except Exception:
             return None
+        if type(py) is int and _numpy_temporal(v):  # in nanoseconds: numpy gives a bare int
+            return None
+        return value_type(py)
     return None
 
 
@@ -277,6 +294,121 @@ def widen(a: str, b: str) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- text
+
+#: ``from_text``'s target for any decimal type (the column's precision and scale are checked
+#: by its converter)
+DECIMAL = "decimal"
+_BOOL_TEXT = {"true": True, "false": False, "True": True, "False": False}
+
+
+def from_text(s: str, target: str) -> Any:
+    """The value of type ``target`` the text ``s`` stands for, when ``s`` is exactly how that
+    value reads back (its canonical text), else ``Unfit`` saying how it would read back.
+
+    The one rule for text into a typed column, whatever brought it (dicts, JSON, a
+    DataFrame, a CSV file): nothing in the text is dropped or rewritten, so ``" 42"``,
+    ``"042"``, ``"+42"``, ``"1.50"``, ``"1e3"`` and ``" TRUE "`` stay text. Integers read back
+    as ``str(n)``; floats as ``repr(f)`` (an integer's own text is taken too, as the int is);
+    booleans as ``true``/``false`` (SQL, JSON) or ``True``/``False`` (Python); decimals as
+    ``str(Decimal)``, scale kept; dates, times and timestamps in their ISO form (``T`` or a
+    space between date and time, ``Z`` for UTC); UUIDs in lower-case hyphenated form.
+    """
+    parse = _TEXT_PARSERS[target]
+    try:
+        value, canonical = parse(s)
+    except (ValueError, ArithmeticError, LookupError):
+        raise Unfit(f"is not {_TEXT_KIND[target]}") from None
+    if s not in canonical:
+        raise Unfit(f"would not read back as given but as {canonical[0]!r}")
+    return value
+
+
+def _int_text(s: str) -> tuple[int, tuple[str, ...]]:
+    n = int(s)
+    return n, (str(n),)
+
+
+def _float_text(s: str) -> tuple[float, tuple[str, ...]]:
+    f = float(s)
+    forms = [repr(f)]
+    if math.isfinite(f) and f.is_integer() and abs(f) <= FLOAT_EXACT_INT:
+        forms.append(str(int(f)))
+    return f, tuple(forms)
+
+
+def _bool_text(s: str) -> tuple[bool, tuple[str, ...]]:
+    b = _BOOL_TEXT[s] if s in _BOOL_TEXT else _BOOL_TEXT[s.strip().lower()]
+    return b, ("true" if b else "false", "True" if b else "False")
+
+
+def _decimal_text(s: str) -> tuple[Decimal, tuple[str, ...]]:
+    d = Decimal(s)
+    return d, (str(d),)
+
+
+def _date_text(s: str) -> tuple[dt.date, tuple[str, ...]]:
+    d = dt.date.fromisoformat(s.strip())
+    return d, (d.isoformat(),)
+
+
+def _time_text(s: str) -> tuple[dt.time, tuple[str, ...]]:
+    t = dt.time.fromisoformat(s.strip())
+    return t, _short_fractions(t.microsecond, (t.isoformat(),))
+
+
+def _timestamp_text(s: str) -> tuple[dt.datetime, tuple[str, ...]]:
+    v = dt.datetime.fromisoformat(s.strip())
+    return v, _short_fractions(v.microsecond, (v.isoformat(), v.isoformat(" ")))
+
+
+def _timestamptz_text(s: str) -> tuple[dt.datetime, tuple[str, ...]]:
+    stripped = s.strip()
+    v = dt.datetime.fromisoformat(stripped[:-1] + "+00:00" if stripped.endswith("Z") else stripped)
+    forms: tuple[str, ...] = (v.isoformat(), v.isoformat(" "))
+    if v.utcoffset() == dt.timedelta(0):
+        forms += tuple(f[: -len("+00:00")] + "Z" for f in forms if f.endswith("+00:00"))
+    return v, _short_fractions(v.microsecond, forms)
+
+
+def _short_fractions(micros: int, forms: tuple[str, ...]) -> tuple[str, ...]:
+    """``forms`` and the same with the fraction of a second written as SQL writes it,
+    without trailing zeros (``00:00:00.4`` for ``00:00:00.400000``)."""
+    full = f".{micros:06d}"
+    if not micros or not full.endswith("0"):
+        return forms
+    return forms + tuple(f.replace(full, full.rstrip("0"), 1) for f in forms)
+
+
+def _uuid_text(s: str) -> tuple[uuid.UUID, tuple[str, ...]]:
+    u = uuid.UUID(s.strip())
+    return u, (str(u),)
+
+
+_TEXT_PARSERS: dict[str, Callable[[str], tuple[Any, tuple[str, ...]]]] = {
+    INT64: _int_text,
+    FLOAT64: _float_text,
+    BOOL: _bool_text,
+    DECIMAL: _decimal_text,
+    DATE: _date_text,
+    TIME: _time_text,
+    TIMESTAMP: _timestamp_text,
+    TIMESTAMPTZ: _timestamptz_text,
+    UUID: _uuid_text,
+}
+_TEXT_KIND = {
+    INT64: "an integer",
+    FLOAT64: "a number",
+    BOOL: "a boolean",
+    DECIMAL: "a decimal number",
+    DATE: "an ISO date",
+    TIME: "an ISO time",
+    TIMESTAMP: "an ISO timestamp",
+    TIMESTAMPTZ: "an ISO timestamp",
+    UUID: "a UUID",
+}
+
+
 # --------------------------------------------------------------------------- conversion
 
 Converter = Callable[[Any], Any]
@@ -287,7 +419,10 @@ class Unfit(Exception):
 
 
 def describe(v: Any) -> str:
-    r = repr(v)
+    try:
+        r = repr(v)
+    except RecursionError:
+        r = f"<a {type(v).__name__} nested too deeply to show>"
     if len(r) > 60:
         r = r[:57] + "..."
     return f"{r} ({type(v).__name__})"
@@ -308,6 +443,8 @@ def to_json_text(v: Any) -> str:
     try:
         b = orjson.dumps(v)
     except TypeError as e:
+        if "Recursion limit" in str(e):
+            raise Unfit("is nested too deeply to be stored as JSON") from None
         raise Unfit(f"not representable as JSON: {e}") from None
     if b"null" in b and not _json_safe(v):
         raise Unfit("NaN or infinity inside a JSON value cannot be stored exactly")
@@ -340,19 +477,23 @@ def _to_int64(v: Any) -> int:
             raise Unfit("has a fractional part")
         v = int(v)
     elif isinstance(v, str):
-        s = v.strip()
-        try:
-            n = int(s)
-        except ValueError:
-            raise Unfit("is not an integer") from None
-        if str(n) != s:
-            raise Unfit("would not read back as the same text")
-        v = n
+        v = from_text(v, INT64)
     else:
         raise Unfit("is not an integer")
     if not INT64_MIN <= v <= INT64_MAX:
         raise Unfit("is out of the int64 range")
     return v
+
+
+def _exact_float(v: Any) -> float | None:
+    """``v`` as a float when it is one: a ``float`` (numpy's float64 is one), or a numpy
+    float16/float32, which a float64 holds exactly; else None."""
+    if isinstance(v, float):
+        return float(v)
+    dtype = getattr(v, "dtype", None)
+    if getattr(dtype, "kind", None) == "f" and getattr(dtype, "itemsize", 16) <= 8:
+        return float(v)
+    return None
 
 
 def _to_float(v: Any) -> float:
@@ -365,8 +506,8 @@ def _to_float(v: Any) -> float:
         if abs(v) > FLOAT_EXACT_INT:
             raise Unfit("is an integer beyond 2**53, which a float cannot hold exactly")
         return float(v)
-    if isinstance(v, float):
-        return float(v)
+    if (f := _exact_float(v)) is not None:
+        return f
     if isinstance(v, Decimal):
         if v.is_snan():  # float() and comparisons raise on a signaling NaN
             raise Unfit("is a signaling NaN")
@@ -375,13 +516,7 @@ def _to_float(v: Any) -> float:
             raise Unfit("cannot be held exactly by a float")
         return f
     if isinstance(v, str):
-        try:
-            f = float(v)
-        except ValueError:
-            raise Unfit("is not a number") from None
-        if repr(f) != v.strip() and not (math.isfinite(f) and Decimal(v.strip()) == Decimal(f)):
-            raise Unfit("would not read back as the same number")
-        return f
+        return from_text(v, FLOAT64)
     raise Unfit("is not a number")
 
 
@@ -396,12 +531,9 @@ def _decimal_converter(precision: int, scale: int) -> Converter:
         elif isinstance(v, Decimal):
             d = v
         elif isinstance(v, str):
-            try:
-                d = Decimal(v.strip())
-            except Exception:
-                raise Unfit("is not a decimal number") from None
-        elif isinstance(v, float):
-            v = float(v)  # numpy's float64 repr is "np.float64(...)"
+            d = from_text(v, DECIMAL)
+        elif (f := _exact_float(v)) is not None:
+            v = f  # numpy's float64 repr is "np.float64(...)"
             if not math.isfinite(v):
                 raise Unfit("is not finite")
             d = Decimal(repr(v))
@@ -433,8 +565,8 @@ def _to_string(v: Any) -> str:
 def _to_bool(v: Any) -> bool:
     if isinstance(v, bool):
         return bool(v)
-    if isinstance(v, str) and v.strip().lower() in ("true", "false"):
-        return v.strip().lower() == "true"
+    if isinstance(v, str):
+        return from_text(v, BOOL)
     raise Unfit("is not a boolean")
 
 
@@ -444,28 +576,39 @@ def _to_binary(v: Any) -> bytes:
     raise Unfit("is not bytes")
 
 
-def _iso(parse: Callable[[str], Any], kind: type) -> Converter:
-    def conv(v: Any) -> Any:
-        if type(v) is kind or (
-            isinstance(v, kind) and not (kind is dt.date and isinstance(v, dt.datetime))
-        ):
-            return v
-        if isinstance(v, str):
-            try:
-                return parse(v.strip())
-            except ValueError:
-                raise Unfit(f"is not an ISO {kind.__name__}") from None
-        raise Unfit(f"is not a {kind.__name__}")
+def _numpy_temporal(v: Any) -> bool:
+    """Whether ``v`` is a numpy datetime64 or timedelta64."""
+    return getattr(getattr(v, "dtype", None), "kind", None) in ("m", "M")
 
-    return conv
+
+def _from_numpy(v: Any) -> Any:
+    """A numpy datetime64/timedelta64 as its Python datetime/timedelta (one in nanoseconds,
+    which numpy gives as a bare int, is ``Unfit``), any other value as it is."""
+    if not _numpy_temporal(v):
+        return v
+    py = v.item()
+    if type(py) is int:
+        raise Unfit(
+            "is in nanoseconds, which freight would have to truncate: give it in microseconds "
+            "(.astype('datetime64[us]') or 'timedelta64[us]') or in a DataFrame column"
+        )
+    return py
+
+
+def _to_date(v: Any) -> dt.date:
+    v = _from_numpy(v)
+    if type(v) is dt.date or (isinstance(v, dt.date) and not isinstance(v, dt.datetime)):
+        return v
+    if isinstance(v, str):
+        return from_text(v, DATE)
+    raise Unfit("is not a date")
 
 
 def _to_timestamp(v: Any) -> dt.datetime:
     if isinstance(v, str):
-        try:
-            v = dt.datetime.fromisoformat(v.strip())
-        except ValueError:
-            raise Unfit("is not an ISO timestamp") from None
+        v = from_text(v, TIMESTAMP)
+    if not isinstance(v, dt.datetime):
+        v = _from_numpy(v)
     if not isinstance(v, dt.datetime):
         raise Unfit("is not a datetime")
     if v.tzinfo is not None and v.utcoffset() is not None:
@@ -475,19 +618,32 @@ def _to_timestamp(v: Any) -> dt.datetime:
 
 def _to_timestamptz(v: Any) -> dt.datetime:
     if isinstance(v, str):
-        try:
-            v = dt.datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise Unfit("is not an ISO timestamp") from None
+        v = from_text(v, TIMESTAMPTZ)
+    if not isinstance(v, dt.datetime):
+        v = _from_numpy(v)
     if not isinstance(v, dt.datetime):
         raise Unfit("is not a datetime")
     if v.tzinfo is None or v.utcoffset() is None:
         raise Unfit("is naive; the column holds timezone-aware instants")
+    if not _utc_in_range(v):
+        raise Unfit("falls outside the years 1 to 9999 in UTC, where instants are stored")
     return v
 
 
+def _utc_in_range(v: dt.datetime) -> bool:
+    """Whether an aware datetime's instant falls within the years 1..9999 in UTC."""
+    try:
+        v.astimezone(dt.UTC)
+    except OverflowError:
+        return False
+    return True
+
+
 def _to_time(v: Any) -> dt.time:
-    v = _iso(dt.time.fromisoformat, dt.time)(v)
+    if isinstance(v, str):
+        v = from_text(v, TIME)
+    if not isinstance(v, dt.time):
+        raise Unfit("is not a time")
     if v.tzinfo is not None:
         raise Unfit("is a timezone-aware time, which freight cannot store")
     return v
@@ -497,18 +653,46 @@ def _to_uuid(v: Any) -> uuid.UUID:
     if isinstance(v, uuid.UUID):
         return v
     if isinstance(v, str):
-        try:
-            u = uuid.UUID(v.strip())
-        except ValueError:
-            raise Unfit("is not a UUID") from None
-        if str(u) != v.strip().lower():
-            raise Unfit("would not read back as the same text")
-        return u
+        return from_text(v, UUID)
     raise Unfit("is not a UUID")
 
 
+def _to_interval(v: Any) -> dt.timedelta:
+    if not isinstance(v, dt.timedelta):
+        v = _from_numpy(v)
+    if not isinstance(v, dt.timedelta):
+        raise Unfit("is not a timedelta")
+    if getattr(v, "nanoseconds", 0):  # pandas' Timedelta
+        raise Unfit("has nanoseconds, which freight would have to truncate")
+    if not INT64_MIN <= v // _MICROSECOND <= INT64_MAX:
+        raise Unfit("is beyond the ±292,000 years an interval holds in microseconds")
+    return v if type(v) is dt.timedelta else dt.timedelta(v.days, v.seconds, v.microseconds)
+
+
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
 def _nothing(v: Any) -> Any:
-    raise Unfit("the column has no type yet")
+    """The converter of a column with no type: reached only by values freight cannot type
+    (``value_type`` is None), so it says why, or what the user can do."""
+    if isinstance(v, dt.datetime):
+        _to_timestamptz(v)  # an instant beyond the year 9999 in UTC says so
+    if isinstance(v, dt.time):
+        _to_time(v)
+    if isinstance(v, Decimal):
+        raise Unfit(f"is not a finite decimal of at most {MAX_DECIMAL_PRECISION} digits")
+    _from_numpy(v)  # a numpy datetime64/timedelta64 in nanoseconds says so
+    kind = type(v)
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    raise Unfit(
+        f"is a {name}, which freight has no column type for: convert such values to one of "
+        "the types in docs/types.md before loading, or declare the column's type with "
+        "columns={...} if they convert to it"
+    )
 
 
 _CONVERTERS: dict[str, Converter] = {
@@ -517,10 +701,11 @@ _CONVERTERS: dict[str, Converter] = {
     FLOAT64: _to_float,
     STRING: _to_string,
     BINARY: _to_binary,
-    DATE: _iso(dt.date.fromisoformat, dt.date),
+    DATE: _to_date,
     TIME: _to_time,
     TIMESTAMP: _to_timestamp,
     TIMESTAMPTZ: _to_timestamptz,
+    INTERVAL: _to_interval,
     UUID: _to_uuid,
     NULL: _nothing,
 }
@@ -532,6 +717,7 @@ __all__ = [
     "converter",
     "describe",
     "from_arrow",
+    "from_text",
     "normalize",
     "to_arrow",
     "value_type",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -30,11 +30,12 @@ from .._lazy import lazy
 if TYPE_CHECKING:
     import pgpq
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pcsv
     from pgpq import encoders as pgpq_encoders
     from pgpq import schema as pgpq_schema
 else:
-    pa, pcsv = lazy("pyarrow"), lazy("pyarrow.csv")
+    pa, pc, pcsv = lazy("pyarrow"), lazy("pyarrow.compute"), lazy("pyarrow.csv")
     pgpq, pgpq_encoders, pgpq_schema = lazy("pgpq"), lazy("pgpq.encoders"), lazy("pgpq.schema")
 
 from .. import _types as T
@@ -57,6 +58,9 @@ def _for_csv(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
         return pa.chunked_array([_hex_column(c, "\\x") for c in col.chunks], pa.large_string())
     if pa.types.is_dictionary(t):
         return _for_csv(pa.chunked_array([c.dictionary_decode() for c in col.chunks]))
+    if pa.types.is_duration(t):  # "86400000000 microseconds": interval's input reads it exactly
+        micros = pc.cast(col, pa.int64()).cast(pa.string())
+        return pc.binary_join_element_wise(micros, " microseconds", "")
     return col
 
 
@@ -160,6 +164,7 @@ _JSON_FORMS: dict[str, Any] = {
     T.TIMESTAMPTZ: lambda v: v.astimezone(UTC).isoformat(),
     T.UUID: str,
     T.BINARY: lambda v: "\\x" + v.hex(),
+    T.INTERVAL: lambda v: f"{v // timedelta(microseconds=1)} microseconds",
 }
 
 

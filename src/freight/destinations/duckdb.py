@@ -53,6 +53,7 @@ DIALECT = Dialect(
         T.TIME: "TIME",
         T.TIMESTAMP: "TIMESTAMP",
         T.TIMESTAMPTZ: "TIMESTAMPTZ",
+        T.INTERVAL: "INTERVAL",
         T.UUID: "UUID",
         T.JSON: "JSON",
     },
@@ -80,6 +81,7 @@ _REVERSE = {
     "TIME": T.TIME,
     "TIMESTAMP": T.TIMESTAMP,
     "TIMESTAMP WITH TIME ZONE": T.TIMESTAMPTZ,
+    "INTERVAL": T.INTERVAL,
     "UUID": T.UUID,
     "JSON": T.JSON,
 }
@@ -167,6 +169,15 @@ def parse_url(url: str) -> tuple[str, dict[str, str]]:
     if not path:
         raise ConfigurationError(f"a DuckDB URL needs a path or :memory: (got {mask_url(url)!r})")
     return path, dict(parse_qsl(parts.query))
+
+
+def _durations(table: pa.Table, names: Sequence[str]) -> pa.Table:
+    """The ``interval`` columns ``names``, selected as their microseconds (``epoch_us``: Arrow's
+    month_day_nano_interval overflows its nanoseconds beyond 292 years), as ``duration[us]``."""
+    for name in names:
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, table.column(i).cast(pa.duration("us")))
+    return table
 
 
 def _translate(e: Exception, what: str) -> DestinationError:
@@ -683,7 +694,10 @@ class DuckDBDestination:
         )
         return [rejected_from_row(r) for r in rows]
 
-    def _select(self, table: str, columns: Sequence[str] | None, meta: bool) -> str:
+    def _select(
+        self, table: str, columns: Sequence[str] | None, meta: bool
+    ) -> tuple[str, list[str]]:
+        """The SELECT reading ``table``, and its ``interval`` columns (``_durations``)."""
         have = self.columns(table)
         if have is None:
             from .._errors import FreightError
@@ -692,24 +706,27 @@ class DuckDBDestination:
         cols = list(columns) if columns else list(have)
         if meta:
             cols.append(LOAD_ID_COLUMN)
-        return f"SELECT {', '.join(q(c) for c in cols)} FROM {q(table)}"
+        intervals = [c for c in cols if have.get(c) == T.INTERVAL]
+        exprs = [f"epoch_us({q(c)}) AS {q(c)}" if c in intervals else q(c) for c in cols]
+        return f"SELECT {', '.join(exprs)} FROM {q(table)}", intervals
 
     def read(
         self, table: str, columns: Sequence[str] | None = None, meta: bool = False
     ) -> pa.Table:
-        sql = self._select(table, columns, meta)
+        sql, intervals = self._select(table, columns, meta)
         with self._lock:
             try:
-                return self.connection().sql(sql).to_arrow_table()
+                return _durations(self.connection().sql(sql).to_arrow_table(), intervals)
             except duckdb.Error as e:
                 raise _translate(e, f"reading {table}") from None
 
     def read_batches(self, table: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
-        sql = self._select(table, None, False)
+        sql, intervals = self._select(table, None, False)
         cur = self.connection().cursor()
         try:
             reader = cur.sql(sql).to_arrow_reader(batch_rows)
-            yield from reader
+            for batch in reader:
+                yield from _durations(pa.Table.from_batches([batch]), intervals).to_batches()
         finally:
             cur.close()
 
