@@ -239,6 +239,35 @@ def test_a_load_failing_at_any_call_leaves_everything_as_it_was(
         assert third_runs == [(i, "skipped") for i in range(1, n)]
 
 
+@pytest.mark.parametrize("strategy", ["replace", "merge"])
+def test_a_transient_failure_at_any_call_is_retried_and_applies_once(
+    url: str, fault: Fault, strategy: str
+) -> None:
+    """With retries (the default), the same faults are invisible: the load is attempted
+    again from the start and applies exactly once (nothing of the failed attempt stays)."""
+    setup, (data, kwargs) = SCENARIOS[strategy]
+    with freight.connect(url) as ds:
+        assert ds.retries > 1
+        for rows_, kw in setup:
+            ds.load(rows_, "t0", **kw)
+        reference = ds.load(data, "t0", **kwargs)
+        expected = content(ds, "t0")
+        for n in range(1, 200):
+            table = f"t{n}"
+            for rows_, kw in setup:
+                ds.load(rows_, table, **kw)
+            fault.arm(fail_at=n)
+            r = ds.load(data, table, **kwargs)
+            fault.armed = False
+            where = f"{kind(ds)} {strategy}: failure at call {n} ({fault.fired})"
+            assert (r.status, counts_of(r)) == ("committed", counts_of(reference)), where
+            assert content(ds, table) == expected, where
+            assert [h.status for h in ds.history(table)][:1] == ["committed"], where
+            if fault.fired is None:  # fewer than n calls: every call has failed once
+                break
+        assert n > 4
+
+
 def counts_of(r: freight.LoadResult) -> tuple[int, ...]:
     return (
         r.rows_in,
