@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import freight
-from _conformance import assert_accounted, counts, rows
+from _conformance import assert_accounted, counts, kind, rows
 
 UTC = dt.UTC
 PLUS5 = dt.timezone(dt.timedelta(hours=5, minutes=30))
@@ -164,10 +164,10 @@ def test_nan_inside_json_is_not_silently_nulled(ds: freight.Dataset) -> None:
     r = ds.load([{"i": 0, "v": {"x": 1.0}}, {"i": 1, "v": {"x": math.nan}}], "jn")
     assert_accounted(r)
     stored = {x["i"]: x["v"] for x in rows(ds, "jn")}
-    if 1 in stored:  # kept: it must still say NaN, not null
-        assert orjson.loads(stored[1]) != {"x": None}
-    else:
-        assert r.rejected == 1
+    # JSON has no NaN: the row is quarantined (storing null would lose the value)
+    assert counts(r) == {"inserted": 1, "rejected": 1}
+    assert list(stored) == [0]
+    assert "v" in ds.rejected("jn")[0].reason
 
 
 def test_nan_in_pandas_is_null_but_nan_in_dicts_stays_nan(ds: freight.Dataset) -> None:
@@ -184,11 +184,13 @@ def test_text_with_nul_is_kept_or_quarantined_never_stripped(ds: freight.Dataset
     assert_accounted(r)
     stored = {x["i"]: x["v"] for x in rows(ds, "nul")}
     assert stored[1] == "ok"
-    if r.rejected:
-        assert 0 not in stored
-        assert "v" in ds.rejected("nul")[0].reason
+    # DuckDB text holds NUL; PostgreSQL text cannot (Capabilities.text_allows_nul)
+    assert ds.destination.capabilities.text_allows_nul == (kind(ds) == "duckdb")
+    if kind(ds) == "duckdb":
+        assert (counts(r), stored[0]) == ({"inserted": 2}, "a\x00b")
     else:
-        assert stored[0] == "a\x00b"
+        assert (counts(r), sorted(stored)) == ({"inserted": 1, "rejected": 1}, [1])
+        assert "v" in ds.rejected("nul")[0].reason
 
 
 def test_minus_zero_merged_over_zero_is_unchanged(ds: freight.Dataset) -> None:
@@ -224,19 +226,35 @@ def test_any_float_round_trips(ds: freight.Dataset, values) -> None:
     ]
 
 
+def _surrogate(v: str) -> bool:
+    return any(0xD800 <= ord(c) <= 0xDFFF for c in v)
+
+
+# text, and text with lone surrogates and NUL (st.text() never makes a surrogate, whatever
+# its alphabet: a string of them is joined from characters)
+ANY_TEXT = st.text(st.characters()) | st.lists(
+    st.characters() | st.integers(0xD800, 0xDFFF).map(chr) | st.just("\x00"), max_size=6
+).map("".join)
+
+
 @hsettings
-@given(values=st.lists(st.text(st.characters()) | st.none(), min_size=1, max_size=8))
+@given(values=st.lists(ANY_TEXT | st.none(), min_size=1, max_size=8))
 def test_any_text_round_trips_or_is_quarantined(ds: freight.Dataset, values) -> None:
     table = f"tx_{uuid.uuid4().hex[:10]}"
     r = ds.load([{"i": i, "v": v} for i, v in enumerate(values)], table)
     assert_accounted(r)
     stored = {x["i"]: x.get("v") for x in rows(ds, table)}
-    for i, v in enumerate(values):
-        if i in stored:
-            assert stored[i] == v
-        else:  # only text a destination cannot hold (NUL, lone surrogates) may be refused
-            assert v is not None and ("\x00" in v or any(0xD800 <= ord(c) <= 0xDFFF for c in v))
-    assert len(stored) + r.rejected == len(values)
+    nul_ok = ds.destination.capabilities.text_allows_nul
+    # only text a destination cannot hold (lone surrogates; NUL where text cannot hold it)
+    # is refused, and it always is
+    refused = [v is not None and (_surrogate(v) or ("\x00" in v and not nul_ok)) for v in values]
+    event(f"lone surrogate: {any(v is not None and _surrogate(v) for v in values)}")
+    event(f"NUL: {any(v is not None and chr(0) in v for v in values)}")
+    assert sorted(stored) == [i for i, no in enumerate(refused) if not no]
+    assert [stored[i] for i in sorted(stored)] == [
+        v for v, no in zip(values, refused, strict=True) if not no
+    ]
+    assert r.rejected == sum(refused)
 
 
 @hsettings
@@ -255,8 +273,10 @@ def test_any_naive_datetime_round_trips(ds: freight.Dataset, values) -> None:
 @hsettings
 @given(
     values=st.lists(
-        st.decimals(
-            allow_nan=False, allow_infinity=False, places=4, min_value=-(10**20), max_value=10**20
+        # mixed scales in one column (the decimal type widens its scale and precision)
+        st.none()
+        | st.integers(0, 10).flatmap(
+            lambda places: st.decimals(places=places, min_value=-(10**20), max_value=10**20)
         ),
         min_size=1,
         max_size=6,
@@ -265,6 +285,7 @@ def test_any_naive_datetime_round_trips(ds: freight.Dataset, values) -> None:
 def test_any_decimal_round_trips(ds: freight.Dataset, values) -> None:
     got = roundtrip(ds, values)
     assert got == values
+    event(f"scales: {len({v.as_tuple().exponent for v in values if v is not None})}")
 
 
 @hsettings
@@ -349,10 +370,9 @@ def test_int_column_holding_big_ints_does_not_round_into_float(
     assert_accounted(r)
     got = {x["id"]: x["n"] for x in rows(ds, "wb")}
     assert got[1] == 2**60 + 1 and int(got[1]) == 2**60 + 1  # never rounded
-    if 2 in got:
-        assert got[2] == 2.5
-    else:
-        assert r.rejected == 1
+    # the column cannot become float64 without rounding 2**60+1: 2.5 is quarantined
+    assert counts(r) == {"rejected": 1}
+    assert sorted(got) == [1] and ds.schema("wb")["n"] == "int64"
 
 
 def test_decimal_column_widens_for_more_scale(ds: freight.Dataset, how: dict) -> None:
@@ -377,20 +397,33 @@ def test_value_that_does_not_fit_is_quarantined_with_a_reason(
     assert "n" in q.reason and "N/A" in q.reason
 
 
+def _coercion(first, second, kept: bool, fix: str | None = None):
+    """A case of the test below: ``kept`` when ``second`` is stored as given into the column
+    ``first`` made; ``fix`` names the issue where today's outcome is wrong."""
+    marks = [pytest.mark.xfail(strict=True, reason=fix)] if fix else []
+    return pytest.param(first, second, kept, marks=marks)
+
+
+FIX13 = "issue #14 fix 13: text is coerced into a typed column instead of quarantined"
+
+
 @pytest.mark.parametrize(
-    ("first", "second"),
+    ("first", "second", "kept"),
     [
-        (5, True),
-        (True, 1),
-        ("text", {"a": 1}),
-        (dt.date(2024, 1, 1), "not a date"),
-        (1.5, "x"),
-        (dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, tzinfo=PLUS5)),
-        (dt.datetime(2024, 1, 1, tzinfo=UTC), dt.datetime(2024, 1, 1)),
-        (dt.date(2024, 1, 1), dt.datetime(2024, 1, 1, 12, 30)),
-        (5, Decimal("1.5")),
-        (b"bytes", "text"),
-        (uuid.UUID(int=1), "not-a-uuid"),
+        _coercion(5, True, False),
+        _coercion(True, 1, False),
+        _coercion("text", {"a": 1}, False),
+        _coercion(dt.date(2024, 1, 1), "not a date", False),
+        _coercion(1.5, "x", False),
+        _coercion(dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, tzinfo=PLUS5), False),
+        _coercion(dt.datetime(2024, 1, 1, tzinfo=UTC), dt.datetime(2024, 1, 1), False),
+        _coercion(dt.date(2024, 1, 1), dt.datetime(2024, 1, 1, 12, 30), False),
+        _coercion(5, Decimal("1.5"), True),  # the column widens to decimal: kept exactly
+        _coercion(b"bytes", "text", False),
+        _coercion(uuid.UUID(int=1), "not-a-uuid", False),
+        _coercion(5, " 42", False, FIX13),
+        _coercion(True, " TRUE ", False, FIX13),
+        _coercion(1.5, "1.50", False, FIX13),
     ],
     ids=[
         "bool-into-int",
@@ -404,22 +437,26 @@ def test_value_that_does_not_fit_is_quarantined_with_a_reason(
         "decimal-into-int",
         "text-into-bytes",
         "text-into-uuid",
+        "padded-text-into-int",
+        "padded-text-into-bool",
+        "zero-padded-text-into-float",
     ],
 )
 def test_values_are_never_coerced_into_another_type(
-    ds: freight.Dataset, how: dict, first, second
+    ds: freight.Dataset, how: dict, first, second, kept: bool
 ) -> None:
     ds.load([{"id": 1, "v": first}], "nc", **how)
     schema = ds.schema("nc")
     r = ds.load([{"id": 2, "v": second}], "nc", **how)
     assert_accounted(r)
     stored = {x["id"]: x["v"] for x in rows(ds, "nc")}
-    if 2 in stored:  # only acceptable if it reads back as what was given
+    assert stored[1] == first
+    if kept:  # only acceptable if it reads back as what was given
+        assert counts(r) == {"inserted": 1}
         assert stored[2] == second and type(stored[2]) is type(second)
-        assert stored[1] == first
     else:
-        assert r.rejected == 1
-        assert ds.schema("nc") == schema
+        assert counts(r) == {"rejected": 1}
+        assert sorted(stored) == [1] and ds.schema("nc") == schema
 
 
 def test_int_beyond_float_precision_into_float_column_is_not_rounded(
@@ -429,10 +466,9 @@ def test_int_beyond_float_precision_into_float_column_is_not_rounded(
     r = ds.load([{"id": 2, "x": 2**60 + 1}], "fl", **how)
     assert_accounted(r)
     stored = {x["id"]: x["x"] for x in rows(ds, "fl")}
-    if 2 in stored:
-        assert stored[2] == 2**60 + 1
-    else:
-        assert r.rejected == 1
+    # a float64 column cannot hold 2**60+1 exactly: quarantined, the column stays float64
+    assert counts(r) == {"rejected": 1}
+    assert stored == {1: 1.5} and ds.schema("fl")["x"] == "float64"
 
 
 # --------------------------------------------------------------------------- contracts
@@ -664,9 +700,10 @@ def test_arrow_nanoseconds_are_never_truncated(ds: freight.Dataset) -> None:
     assert_accounted(r)
     got = {x["i"]: x["ts"] for x in rows(ds, "ns")}
     assert got[0] == dt.datetime(1970, 1, 1, 0, 0, 0, 1) and got[2] is None
-    # 1001 ns cannot be held in microseconds: kept exactly or quarantined, never truncated
-    assert 1 not in got or got[1] != dt.datetime(1970, 1, 1, 0, 0, 0, 1)
-    assert r.rejected == (0 if 1 in got else 1)
+    # 1001 ns cannot be held in microseconds: quarantined, never truncated
+    assert sorted(got) == [0, 2]
+    assert counts(r) == {"inserted": 2, "rejected": 1}
+    assert ds.rejected("ns")[0].row_number == 2
 
 
 def test_arrow_nested_values_become_json(ds: freight.Dataset) -> None:
@@ -755,19 +792,29 @@ def test_a_column_first_seen_only_as_none_takes_the_type_of_later_values(
 
 
 @pytest.mark.parametrize(
-    ("hint", "value"),
-    [("decimal(10,2)", Decimal("1.234")), ("float64", 2**60 + 1), ("int64", 2.5)],
+    ("hint", "value", "widened"),
+    [
+        # the hint is the column's first type; under `evolve` it widens like an inferred one
+        ("decimal(10,2)", Decimal("1.234"), "decimal(11,3)"),
+        ("float64", 2**60 + 1, None),  # no float holds it: quarantined
+        ("int64", 2.5, "float64"),
+    ],
     ids=["decimal-scale", "float-precision", "int-fraction"],
 )
-def test_values_beyond_an_explicit_type_are_never_rounded(ds: freight.Dataset, hint, value) -> None:
+def test_values_beyond_an_explicit_type_are_never_rounded(
+    ds: freight.Dataset, hint, value, widened
+) -> None:
     r = ds.load([{"id": 1, "x": value}, {"id": 2, "x": None}], "hx", columns={"x": hint})
     assert_accounted(r)
     stored = {x["id"]: x["x"] for x in rows(ds, "hx")}
     assert stored[2] is None
-    if 1 in stored:
-        assert stored[1] == value
+    if widened is None:
+        assert (counts(r), sorted(stored)) == ({"inserted": 1, "rejected": 1}, [2])
+        assert "x" in ds.rejected("hx")[0].reason
     else:
-        assert r.rejected == 1 and "x" in ds.rejected("hx")[0].reason
+        assert counts(r) == {"inserted": 2}
+        assert stored[1] == value and type(stored[1]) is type(value)
+        assert ds.schema("hx")["x"] == widened
 
 
 def test_very_long_text_round_trips(ds: freight.Dataset) -> None:
@@ -844,11 +891,15 @@ def test_long_identifiers_are_kept_exactly_or_refused_never_truncated(
 ) -> None:
     long = "n" * 60 + "_é_" + "x" * 60
     table, col = (long, "c") if where == "table" else ("t", long)
-    try:
-        ds.load([{col: 1}], table)
-    except freight.InvalidIdentifierError:
+    limit = ds.destination.capabilities.max_identifier_bytes
+    if kind(ds) == "postgres":  # 63 bytes: refused, never truncated
+        assert limit == 63
+        with pytest.raises(freight.InvalidIdentifierError, match="63"):
+            ds.load([{col: 1}], table)
         assert ds.tables() == []
         return
+    assert limit is None or limit >= len(long.encode())
+    ds.load([{col: 1}], table)
     assert ds.tables() == [table]
     assert list(ds.schema(table)) == [col]
     assert ds.read(table).column_names == [col]

@@ -475,31 +475,42 @@ def test_identifiers_longer_than_63_bytes_are_refused(
 # --------------------------------------------------------------------------- replace
 
 
-def test_replace_is_atomic_for_a_concurrent_reader(pg: freight.Dataset, pg_schema: str) -> None:
+def test_replace_is_atomic_for_a_concurrent_reader(
+    pg_schema: str, admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader on another connection counts the table after every statement and COPY chunk
+    a replace sends: it sees the old rows until the commit and the new ones after it, never
+    an empty or half-filled table. Deterministic: the reader runs at each step, no thread."""
+    admin.execute("SET statement_timeout = '10s'")  # a replace that locks readers out fails
     rows = [{"id": i, "v": "x" * 50} for i in range(5000)]
-    pg.load(rows, "t", strategy="replace")
-    seen: list[int] = []
-    errors: list[BaseException] = []
-    stop = threading.Event()
+    seen: list[tuple[str, int]] = []
 
-    def reader() -> None:
-        try:
-            with psycopg.connect(PG_URL, autocommit=True) as conn:
-                while not stop.is_set():
-                    seen.append(conn.execute(f'SELECT count(*) FROM "{pg_schema}".t').fetchone()[0])
-        except BaseException as e:  # pragma: no cover - reported below
-            errors.append(e)
+    def count() -> int:
+        return int(scalar(admin, f'SELECT count(*) FROM "{pg_schema}".t'))
 
-    th = threading.Thread(target=reader)
-    th.start()
-    try:
-        for n in range(10):
-            pg.load(rows[: 4000 + n * 100], "t", strategy="replace")
-    finally:
-        stop.set()
-        th.join()
-    assert not errors, errors
-    assert len(seen) > 10 and min(seen) >= 4000, (len(seen), min(seen))
+    def observed(name: str) -> None:
+        real = getattr(pgdest.PostgresSession, name)
+
+        def hooked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            out = real(self, *args, **kwargs)
+            seen.append((name, count()))
+            return out
+
+        monkeypatch.setattr(pgdest.PostgresSession, name, hooked)
+
+    with freight.connect(pg_url(pg_schema), chunk_rows=1000) as ds:
+        ds.load(rows, "t", strategy="replace")
+        for name in ("_run", "_executemany", "_copy", "_end_copy"):
+            observed(name)
+        previous = 5000
+        for size in (4000, 4100, 4200):
+            seen.clear()
+            ds.load(rows[:size], "t", strategy="replace")
+            steps = {name for name, _ in seen}
+            assert {"_run", "_copy"} <= steps, seen  # the reader did look mid-load
+            assert {n for _, n in seen} == {previous}, seen
+            assert count() == size
+            previous = size
 
 
 # --------------------------------------------------------------------------- errors and retries
