@@ -397,14 +397,10 @@ def test_value_that_does_not_fit_is_quarantined_with_a_reason(
     assert "n" in q.reason and "N/A" in q.reason
 
 
-def _coercion(first, second, kept: bool, fix: str | None = None):
+def _coercion(first, second, kept: bool):
     """A case of the test below: ``kept`` when ``second`` is stored as given into the column
-    ``first`` made; ``fix`` names the issue where today's outcome is wrong."""
-    marks = [pytest.mark.xfail(strict=True, reason=fix)] if fix else []
-    return pytest.param(first, second, kept, marks=marks)
-
-
-FIX13 = "issue #14 fix 13: text is coerced into a typed column instead of quarantined"
+    ``first`` made."""
+    return pytest.param(first, second, kept)
 
 
 @pytest.mark.parametrize(
@@ -421,9 +417,9 @@ FIX13 = "issue #14 fix 13: text is coerced into a typed column instead of quaran
         _coercion(5, Decimal("1.5"), True),  # the column widens to decimal: kept exactly
         _coercion(b"bytes", "text", False),
         _coercion(uuid.UUID(int=1), "not-a-uuid", False),
-        _coercion(5, " 42", False, FIX13),
-        _coercion(True, " TRUE ", False, FIX13),
-        _coercion(1.5, "1.50", False, FIX13),
+        _coercion(5, " 42", False),
+        _coercion(True, " TRUE ", False),
+        _coercion(1.5, "1.50", False),
     ],
     ids=[
         "bool-into-int",

@@ -17,12 +17,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, Phase, note, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
@@ -40,8 +38,6 @@ from conftest import pg_admin, pg_url
 
 EXAMPLES = int(os.environ.get("FREIGHT_FUZZ_EXAMPLES", "12"))
 STEPS = int(os.environ.get("FREIGHT_FUZZ_STEPS", "12"))
-#: FREIGHT_FUZZ_KNOWN_BUGS=1 also generates the shapes excluded below for known bugs
-KNOWN_BUGS = os.environ.get("FREIGHT_FUZZ_KNOWN_BUGS") == "1"
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + (
     [Phase.shrink] if os.environ.get("FREIGHT_FUZZ_SHRINK", "1") == "1" else []
 )
@@ -255,10 +251,9 @@ def _row(composite: bool) -> st.SearchStrategy[dict]:
             "c": st.sampled_from([True, False, None]),
         },
     )
-    if KNOWN_BUGS:
-        return row
-    # issue #14 fix 12: a row quarantined for its key still decides a new column's type
-    # (and widens a stored one): a NULL-key row carries its key columns only
+    # A NULL-key row carries its key columns only: the model does not type columns apart
+    # from the rows the checks refuse (a refused row shapes no type: the replay
+    # test_a_row_rejected_for_its_key_shapes_nothing holds freight to that)
     return row.map(lambda r: r if r["k"] is not None else {k: r[k] for k in key})
 
 
@@ -302,16 +297,6 @@ class Differential(RuleBasedStateMachine):
             kw["cursor"] = "k"
         if force:
             kw["force"] = True
-        if (
-            not KNOWN_BUGS
-            and strategy == "append"
-            and not force
-            and self.model.last == self.model.identity(batch, strategy, contract)
-        ):
-            # issue #13 bug 9: an identical re-run of an append with key= fails on the
-            # primary key instead of being skipped (the rows are written before the checksum
-            # is compared)
-            return
         before = (self.model.types, dict(self.model.table), self.model.last, self.model.mark)
         try:
             expected: Any = self.model.load([dict(r) for r in batch], strategy, contract, force)
@@ -391,11 +376,6 @@ def _replay(steps: list[tuple[list[dict], str, str]]) -> None:
         machine.teardown()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #14 fix 10: a re-run of a batch that widens a column and rejects a value in "
-    "it is not skipped (the reject's reason names the type in force, and is hashed)",
-)
 def test_rerun_of_a_batch_that_widens_and_rejects_is_skipped() -> None:
     batch = [{"k": 2, "a": "N/A"}, {"k": 3, "a": 2.5}]
     _replay(
@@ -407,10 +387,6 @@ def test_rerun_of_a_batch_that_widens_and_rejects_is_skipped() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #14 fix 12: a row quarantined for its key still decides a column's type",
-)
 def test_a_row_rejected_for_its_key_shapes_nothing() -> None:
     _replay(
         [
@@ -420,11 +396,5 @@ def test_a_row_rejected_for_its_key_shapes_nothing() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #13 bug 9: an identical re-run of an append with key= fails on the primary "
-    "key instead of being skipped",
-)
-def test_identical_append_with_key_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys.modules[__name__], "KNOWN_BUGS", True)
+def test_identical_append_with_key_is_skipped() -> None:
     _replay([([{"k": 1, "a": 1}], "append", "evolve")] * 2)

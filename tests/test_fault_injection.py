@@ -45,6 +45,7 @@ IO_METHODS: dict[str, list[tuple[str, str]]] = {
         ("PostgresSession", "_executemany"),
         ("PostgresSession", "columns"),  # catalogue + journal mark, pipelined
         ("PostgresSession", "_lock"),
+        ("PostgresSession", "_send_settings"),  # this transaction's timeouts and keepalives
         ("PostgresSession", "_copy"),  # COPY start and each chunk
         ("PostgresSession", "_end_copy"),
         ("PostgresSession", "commit"),
@@ -185,22 +186,7 @@ def content(ds: freight.Dataset, table: str) -> tuple[dict[str, str], list[dict]
     return ds.schema(table), user
 
 
-@pytest.mark.parametrize(
-    "strategy",
-    [
-        pytest.param(
-            s,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue #13 bug 9: an identical re-run of an append with key= fails on the "
-                "primary key instead of being skipped",
-            ),
-        )
-        if s == "append_key"
-        else s
-        for s in [*SCENARIOS, *(f"{c}-chunked" for c in CHUNKED)]
-    ],
-)
+@pytest.mark.parametrize("strategy", [*SCENARIOS, *(f"{c}-chunked" for c in CHUNKED)])
 def test_a_load_failing_at_any_call_leaves_everything_as_it_was(
     url: str, fault: Fault, strategy: str
 ) -> None:

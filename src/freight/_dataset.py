@@ -335,14 +335,16 @@ class Dataset:
             refused: DestinationError | None = None  # a direct append the table refused
             keys = _KeyCount(plan.key) if plan.keyed else None
             reasons: list[str] = []
+            seen: list[str] = []
             for chunk in prefetch(_hashed(intake.chunks(), hasher)):
                 rows_in += chunk.rows_in
+                seen = chunk.seen
                 table = chunk.table
                 rejected += len(chunk.rejects)
                 run.report(rows_in, intake)
                 if chunk.rejects:
                     reasons.extend(r.reason for r in chunk.rejects[: 20 - len(reasons)])
-                    _stop_on_rejects(plan, run, chunk, rejected, rows_in, reasons, intake.dropped)
+                    _stop_on_rejects(plan, run, chunk, rejected, rows_in, reasons)
                     if not run.dry_run and refused is None:  # refused: only hashing now
                         all_rejects.extend(chunk.rejects)
                     if len(all_rejects) >= 10_000:
@@ -396,7 +398,7 @@ class Dataset:
                 assert run.limit is not None
                 raise _too_many(run.limit, rejected, rows_in, reasons, done=True)
             if rows_in:
-                missing = absent_columns(plan, [*intake.types, *intake.dropped])
+                missing = absent_columns(plan, seen)
                 if missing is not None:
                     raise missing
             checksum = hasher.hexdigest()
@@ -647,7 +649,6 @@ def _stop_on_rejects(
     rejected: int,
     rows_in: int,
     reasons: list[str],
-    dropped: list[str],
 ) -> None:
     """Fail the load on this chunk's rejects when ``on_reject='fail'``, or when they pass an
     integer ``max_rejected`` (a fraction is judged at the end). When no row so far has the
@@ -655,7 +656,7 @@ def _stop_on_rejects(
     over = isinstance(run.limit, int) and rejected > run.limit
     if plan.on_reject != "fail" and not over:
         return
-    missing = absent_columns(plan, [*chunk.types, *dropped])
+    missing = absent_columns(plan, chunk.seen)
     if missing is not None:
         raise missing
     if plan.on_reject == "fail":

@@ -57,6 +57,8 @@ class Chunk:
     rows_in: int  # input rows this chunk accounts for (loaded + rejected)
     types: dict[str, str] = field(default_factory=dict)  # the load's column types so far
     widened: list[tuple[str, str, str]] = field(default_factory=list)  # since the last chunk
+    #: every column name some input row had so far, rejected rows' included
+    seen: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -80,6 +82,9 @@ class Intake:
     types: dict[str, str] = field(default_factory=dict, init=False)
     widened: list[tuple[str, str, str]] = field(default_factory=list, init=False)
     dropped: list[str] = field(default_factory=list, init=False)
+    #: every column name some input row had, rejected rows' included (a row refused for its
+    #: key shapes no type, yet it had the column): reported as ``Chunk.seen``
+    _seen: dict[str, None] = field(default_factory=dict, init=False)
     #: for a stored int64 column: do all its stored values fit a float exactly? (asked once)
     probe: Any = None
     _big: set[str] = field(default_factory=set, init=False)
@@ -330,7 +335,12 @@ class Intake:
         """Package a chunk with a snapshot of the types and widenings so far (the consumer
         may run in another thread)."""
         widened, self.widened = self.widened, []
-        return Chunk(table, rejects, first, n_in, dict(self.types), widened)
+        self._seen.update(dict.fromkeys(table.column_names))
+        for r in rejects:
+            if isinstance(r.row, dict):
+                self._seen.update(dict.fromkeys(k for k in r.row if isinstance(k, str)))
+        seen = [*self._seen, *(c for c in self.dropped if c not in self._seen)]
+        return Chunk(table, rejects, first, n_in, dict(self.types), widened, seen)
 
     def _fast_rows(
         self, rows: list[Mapping[str, Any]], names: list[str]
@@ -591,7 +601,10 @@ class Intake:
             gone = {r.row_number for r in more}
             live = [i for i in range(n) if nums[i] not in gone]
             return self._from_arrow(
-                table.take(live), first, [nums[i] for i in live], [*refused, *more]
+                table.take(pa.array(live, pa.int64())),
+                first,
+                [nums[i] for i in live],
+                [*refused, *more],
             )
         return self._chunk(out, rejects, first, n + len(refused))
 
