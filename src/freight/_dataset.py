@@ -302,6 +302,7 @@ class Dataset:
             changes = list(out["schema_changes"])
             if intake.dropped:
                 changes.append(f"discarded unknown column(s) {', '.join(intake.dropped)}")
+            changes.extend(intake.progress.notes)
             version = mark.schema_version + (1 if out["schema_changes"] else 0)
             s.quarantine(load_id, plan.table, all_rejects)
             if not direct:

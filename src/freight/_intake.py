@@ -34,7 +34,7 @@ else:
 from . import _types as T
 from ._columns import Columns, light_type
 from ._errors import InvalidIdentifierError
-from ._readers import Reject, Rows, pieces
+from ._readers import Progress, Reject, Rows, pieces
 
 DEFAULT_CHUNK_ROWS = 50_000
 
@@ -72,6 +72,8 @@ class Intake:
     dropped: list[str] = field(default_factory=list, init=False)
     #: for a stored int64 column: do all its stored values fit a float exactly? (asked once)
     probe: Any = None
+    #: what reading a file input has done: ``bytes_read``, ``bytes_total``, notes
+    progress: Progress = field(default_factory=Progress, init=False)
     _big: set[str] = field(default_factory=set, init=False)
     _probed: dict[str, bool] = field(default_factory=dict, init=False)
 
@@ -84,7 +86,7 @@ class Intake:
 
     def chunks(self) -> Iterator[Chunk]:
         row_no = 1
-        for piece in pieces(self.data, self.chunk_rows):
+        for piece in pieces(self.data, self.chunk_rows, self.progress):
             if isinstance(piece, Rows):
                 chunk = None
                 if self.light and not piece.rejects and not piece.numbers:
@@ -95,6 +97,11 @@ class Intake:
                 chunk = self._from_arrow(piece, row_no)
             row_no += chunk.rows_in
             yield chunk
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes of the input file consumed so far (compressed; a CSV's two passes)."""
+        return self.progress.bytes_read
 
     def target(self, name: str) -> str | None:
         t = self.types.get(name)

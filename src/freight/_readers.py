@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 else:
     pa, pc = lazy("pyarrow"), lazy("pyarrow.compute")
 
-from . import _types as T
+from ._csv import CsvFile, csv_pieces
 from ._errors import InputError
 
 
@@ -44,13 +47,18 @@ class Rows:
     numbers: list[int] | None = None
 
 
-def pieces(data: Any, chunk_rows: int) -> Iterator[Rows | pa.Table]:
+def pieces(data: Any, chunk_rows: int, progress: Progress) -> Iterator[Rows | pa.Table]:
+    """``data`` in pieces of at most ``chunk_rows`` rows; a file's reading goes into
+    ``progress``."""
     if isinstance(data, (list, tuple)):  # first: a list of rows never needs pyarrow here
         for s in range(0, len(data), chunk_rows):
             yield Rows(list(data[s : s + chunk_rows]))
         return
     if isinstance(data, (str, Path)):
-        yield from _file_pieces(Path(data), chunk_rows)
+        yield from _file_pieces(Path(data), chunk_rows, progress)
+        return
+    if isinstance(data, CsvFile):
+        yield from _csv_file_pieces(data, chunk_rows, progress)
         return
     if isinstance(data, pa.Table):
         for b in data.to_batches(max_chunksize=chunk_rows):
@@ -59,7 +67,7 @@ def pieces(data: Any, chunk_rows: int) -> Iterator[Rows | pa.Table]:
             return
         return
     if isinstance(data, pa.RecordBatch):
-        yield from pieces(pa.Table.from_batches([data]), chunk_rows)
+        yield from pieces(pa.Table.from_batches([data]), chunk_rows, progress)
         return
     if isinstance(data, pa.RecordBatchReader):
         for b in data:
@@ -72,7 +80,7 @@ def pieces(data: Any, chunk_rows: int) -> Iterator[Rows | pa.Table]:
         yield from _pandas_pieces(data, chunk_rows)
         return
     if mod.startswith("polars") and type(data).__name__ == "DataFrame":
-        yield from pieces(data.to_arrow(), chunk_rows)
+        yield from pieces(data.to_arrow(), chunk_rows, progress)
         return
     if isinstance(data, Mapping):
         yield Rows([data])
@@ -80,13 +88,13 @@ def pieces(data: Any, chunk_rows: int) -> Iterator[Rows | pa.Table]:
     if isinstance(data, (io.BufferedIOBase, io.RawIOBase)):  # JSON lines, e.g. sys.stdin.buffer
         name = getattr(data, "name", "<stream>")
         yield from _jsonl_pieces(
-            data, Path(name if isinstance(name, str) else "<stream>"), chunk_rows
+            data, Path(name if isinstance(name, str) else "<stream>"), chunk_rows, progress
         )
         return
     if isinstance(data, (bytes, bytearray)) or not isinstance(data, Iterable):
         raise InputError(
             f"cannot load a {type(data).__name__}: give dicts, a DataFrame, an Arrow table "
-            "or a path to a .jsonl/.json/.csv/.parquet file"
+            "or a path to a .jsonl/.json/.csv/.tsv/.parquet file (or freight.csv(...))"
         )
     it = iter(data)
     while True:
@@ -108,62 +116,158 @@ def _pandas_pieces(df: Any, chunk_rows: int) -> Iterator[Rows | pa.Table]:
 
 
 _COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
+_FORMATS = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet")
 
 
-def _open(path: Path) -> tuple[io.BufferedReader, str]:
-    """Open ``path`` (decompressing by suffix); return the stream and the format suffix."""
+@dataclass(slots=True)
+class Progress:
+    """What reading a file has done so far: bytes of the file consumed (compressed, over
+    every pass: a CSV is read twice), the bytes it will consume in all (None for a stream),
+    and notes for the result (a detected delimiter, an empty file)."""
+
+    bytes_read: int = 0
+    bytes_total: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def file_format(path: Path) -> tuple[str, str | None]:
+    """The format suffix and compression of a file freight can read, else InputError."""
+    _check_file(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    compression = _COMPRESSION.get(suffixes[-1]) if suffixes else None
+    fmt = suffixes[-2] if compression and len(suffixes) >= 2 else (suffixes[-1] if suffixes else "")
+    if fmt not in _FORMATS:
+        raise InputError(
+            f"{path}: unknown file type; freight reads .jsonl, .ndjson, .json, .csv, .tsv and "
+            ".parquet, optionally compressed .gz, .bz2, .zst or .lz4 (freight.csv() reads "
+            "a CSV file of any name)"
+        )
+    return fmt, compression
+
+
+def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"no such file: {path}")
     if path.is_dir():
         raise InputError(f"{path} is a directory, not a file")
-    suffixes = [s.lower() for s in path.suffixes]
-    compression = _COMPRESSION.get(suffixes[-1]) if suffixes else None
-    fmt = suffixes[-2] if compression and len(suffixes) >= 2 else (suffixes[-1] if suffixes else "")
-    raw = pa.input_stream(str(path), compression=compression)
-    return io.BufferedReader(raw, buffer_size=1 << 20), fmt
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied (the file is not readable)")
 
 
-def _file_pieces(path: Path, chunk_rows: int) -> Iterator[Rows | pa.Table]:
-    stream, fmt = _open(path)
-    with stream:
+class _Counted(io.RawIOBase):
+    """A file's bytes, counted into ``Progress.bytes_read`` as they are consumed."""
+
+    def __init__(self, path: Path, progress: Progress) -> None:
+        super().__init__()
+        self._f = open(path, "rb", buffering=0)  # noqa: SIM115 (closed with this object)
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._f.seek(pos, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def readinto(self, b: Any) -> int:
+        n = self._f.readinto(b) or 0
+        self._progress.bytes_read += n
+        return n
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def _open(path: Path, compression: str | None, progress: Progress) -> io.BufferedReader:
+    """``path``'s bytes, decompressed, counting what is read of the file."""
+    raw: Any = _Counted(path, progress)
+    if compression:
+        raw = pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), compression)
+    return io.BufferedReader(raw, buffer_size=1 << 20)
+
+
+def _file_pieces(path: Path, chunk_rows: int, progress: Progress) -> Iterator[Rows | pa.Table]:
+    fmt, compression = file_format(path)
+    passes = 2 if fmt in (".csv", ".tsv") else 1
+    progress.bytes_total = path.stat().st_size * passes
+    if fmt in (".csv", ".tsv"):
+        spec = CsvFile(path, "\t" if fmt == ".tsv" else None)
+        yield from _csv_file_pieces(spec, chunk_rows, progress)
+        return
+    with _open(path, compression, progress) as stream:
         if fmt in (".jsonl", ".ndjson"):
-            yield from _jsonl_pieces(stream, path, chunk_rows)
+            yield from _jsonl_pieces(stream, path, chunk_rows, progress)
         elif fmt == ".json":
-            yield from _json_pieces(stream, path, chunk_rows)
-        elif fmt == ".csv":
-            stream.close()
-            yield from _csv_pieces(path, chunk_rows)
-        elif fmt == ".parquet":
-            import pyarrow.parquet as pq
-
-            # Parquet needs random access: a compressed .parquet.gz is decompressed in memory
-            source: Any = (
-                pa.BufferReader(stream.read()) if path.suffix.lower() in _COMPRESSION else str(path)
-            )
-            stream.close()
-            try:
-                pf = pq.ParquetFile(source)
-            except pa.ArrowException as e:
-                raise InputError(f"{path}: not a readable Parquet file ({e})") from None
-            for b in pf.iter_batches(batch_size=chunk_rows):
-                yield pa.Table.from_batches([b])
+            yield from _json_pieces(stream, path, chunk_rows, progress)
         else:
-            raise InputError(
-                f"{path}: unknown file type; freight reads .jsonl, .ndjson, .json, .csv and "
-                ".parquet, optionally compressed .gz, .bz2, .zst or .lz4"
-            )
+            yield from _parquet_pieces(stream, path, compression, chunk_rows)
 
 
-def _jsonl_pieces(stream: Any, path: Path, chunk_rows: int) -> Iterator[Rows]:
+def _parquet_pieces(
+    stream: io.BufferedReader, path: Path, compression: str | None, chunk_rows: int
+) -> Iterator[pa.Table]:
+    import pyarrow.parquet as pq
+
+    # Parquet needs random access: a compressed .parquet.gz is decompressed in memory
+    source: Any = pa.BufferReader(stream.read()) if compression else stream
+    try:
+        pf = pq.ParquetFile(source)
+    except pa.ArrowException as e:
+        raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+    for b in pf.iter_batches(batch_size=chunk_rows):
+        yield pa.Table.from_batches([b])
+
+
+def _csv_file_pieces(
+    spec: CsvFile, chunk_rows: int, progress: Progress
+) -> Iterator[Rows | pa.Table]:
+    if isinstance(spec.source, Path):
+        path = spec.source
+        _check_file(path)
+        compression = _COMPRESSION.get(path.suffix.lower())
+        yield from _csv_rows(spec, path, compression, chunk_rows, progress)
+        return
+    with tempfile.NamedTemporaryFile(prefix="freight-", suffix=".csv") as tmp:
+        shutil.copyfileobj(spec.source, tmp, 1 << 20)  # a CSV is read twice
+        tmp.flush()
+        spooled = Path(tmp.name)
+        yield from _csv_rows(spec, spooled, None, chunk_rows, progress)
+
+
+def _csv_rows(
+    spec: CsvFile, path: Path, compression: str | None, chunk_rows: int, progress: Progress
+) -> Iterator[Rows | pa.Table]:
+    opened = [0]
+
+    def open_stream() -> io.BufferedReader:
+        opened[0] += 1  # the first opening only reads a sample (the header, the delimiter)
+        return _open(path, compression, progress if opened[0] > 1 else Progress())
+
+    for piece in csv_pieces(spec, open_stream, chunk_rows, progress.notes):
+        if isinstance(piece, list):
+            yield Rows([], [Reject(*bad) for bad in piece])
+        else:
+            yield piece
+
+
+def _jsonl_pieces(stream: Any, path: Path, chunk_rows: int, progress: Progress) -> Iterator[Rows]:
     rows: list[Any] = []
     numbers: list[int] = []
     rejects: list[Reject] = []
     line_no = 0
+    any_line = False
     try:
         for line in stream:
             line_no += 1
             if not line.strip():
                 continue
+            any_line = True
             try:
                 obj = orjson.loads(line)
             except orjson.JSONDecodeError as e:
@@ -186,17 +290,26 @@ def _jsonl_pieces(stream: Any, path: Path, chunk_rows: int) -> Iterator[Rows]:
         raise InputError(f"{path}: cannot read ({e})") from None
     if rows or rejects:
         yield Rows(rows, rejects, numbers)
+    elif not any_line:
+        progress.notes.append(f"{path.name} is empty: no rows")
 
 
-def _json_pieces(stream: io.BufferedReader, path: Path, chunk_rows: int) -> Iterator[Rows]:
+def _json_pieces(
+    stream: io.BufferedReader, path: Path, chunk_rows: int, progress: Progress
+) -> Iterator[Rows]:
+    """A JSON array of objects, one row each; or one object, one row."""
+    text = stream.read()
+    if not text.strip():
+        progress.notes.append(f"{path.name} is empty: no rows")
+        return
     try:
-        doc = orjson.loads(stream.read())
+        doc = orjson.loads(text)
     except orjson.JSONDecodeError as e:
         raise InputError(f"{path}: not valid JSON ({e})") from None
     if isinstance(doc, dict):
         doc = [doc]
     if not isinstance(doc, list):
-        raise InputError(f"{path}: a .json file must hold an array of objects")
+        raise InputError(f"{path}: a .json file must hold an array of objects, or one object")
     for s in range(0, len(doc), chunk_rows):
         part = doc[s : s + chunk_rows]
         rows, numbers, rejects = [], [], []
@@ -207,107 +320,3 @@ def _json_pieces(stream: io.BufferedReader, path: Path, chunk_rows: int) -> Iter
             else:
                 rejects.append(Reject(i, obj, f"{path.name} element {i}: not a JSON object"))
         yield Rows(rows, rejects, numbers)
-
-
-# CSV: every field is text; a column's type is the narrowest one that reads back every
-# value of the whole file (first pass), so the result never depends on block boundaries.
-_CSV_CANDIDATES = (T.INT64, T.FLOAT64, T.BOOL, T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ)
-
-
-def _csv_reader(path: Path, chunk_rows: int, bad_rows: list[Reject] | None) -> Any:
-    import pyarrow.csv as pcsv
-
-    stream, _ = _open(path)
-    header = stream.readline().decode("utf-8-sig").rstrip("\r\n")
-    stream.close()
-    import csv
-
-    names = next(csv.reader([header])) if header else []
-    if not names:
-        raise InputError(f"{path}: empty CSV file (no header line)")
-
-    def on_invalid(row: Any) -> str:
-        if bad_rows is not None:
-            num = row.number if row.number is not None else None
-            bad_rows.append(
-                Reject(
-                    num,
-                    row.text,
-                    f"{path.name} line {num}: {row.expected_columns} fields expected, "
-                    f"{row.actual_columns} found",
-                )
-            )
-        return "skip"
-
-    raw, _ = _open(path)
-    return pcsv.open_csv(
-        raw,
-        read_options=pcsv.ReadOptions(block_size=8 << 20, use_threads=False),
-        parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid),
-        convert_options=pcsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            strings_can_be_null=True,
-            null_values=[""],
-            quoted_strings_can_be_null=False,
-        ),
-    )
-
-
-def _csv_types(path: Path, chunk_rows: int) -> dict[str, str]:
-    possible: dict[str, list[str]] = {}
-    try:
-        reader = _csv_reader(path, chunk_rows, None)
-        for batch in reader:
-            for name, col in zip(batch.schema.names, batch.columns, strict=True):
-                cands = possible.setdefault(name, list(_CSV_CANDIDATES))
-                vals = col.drop_null()
-                if len(vals) == 0:
-                    continue
-                cands[:] = [c for c in cands if _csv_fits(vals, c)]
-    except pa.ArrowException as e:
-        raise InputError(f"{path}: cannot read CSV ({e})") from None
-    return {n: (c[0] if c else T.STRING) for n, c in possible.items()}
-
-
-def _csv_fits(vals: pa.Array, t: str) -> bool:
-    try:
-        cast = vals.cast(T.to_arrow(t))
-    except (pa.ArrowException, ValueError):
-        return False
-    if (
-        t in (T.INT64, T.FLOAT64)
-        and pc.any(pc.match_substring_regex(vals, r"^\s*[+-]?0\d")).as_py()
-    ):
-        return False  # "007" would read back as 7: keep such columns as text
-    if t == T.INT64:
-        return bool(pc.all(pc.equal(cast.cast(pa.string()), vals)).as_py())
-    if t == T.TIMESTAMPTZ:
-        return bool(pc.all(pc.match_substring_regex(vals, r"(Z|[+-]\d\d:?\d\d)$")).as_py())
-    if t == T.TIMESTAMP:
-        return not bool(pc.any(pc.match_substring_regex(vals, r"(Z|[+-]\d\d:?\d\d)$")).as_py())
-    if t == T.BOOL:
-        return bool(pc.all(pc.is_in(pc.utf8_lower(vals), pa.array(["true", "false"]))).as_py())
-    return True
-
-
-def _csv_pieces(path: Path, chunk_rows: int) -> Iterator[pa.Table | Rows]:
-    types = _csv_types(path, chunk_rows)
-    bad: list[Reject] = []
-    reader = _csv_reader(path, chunk_rows, bad)
-    try:
-        for batch in reader:
-            cols = {}
-            for name, col in zip(batch.schema.names, batch.columns, strict=True):
-                t = types.get(name, T.STRING)
-                cols[name] = col if t == T.STRING else col.cast(T.to_arrow(t))
-            table = pa.table(cols)
-            for s in range(0, max(table.num_rows, 1), chunk_rows):
-                if table.num_rows:
-                    yield table.slice(s, chunk_rows)
-            if bad:
-                yield Rows([], list(bad))
-                bad.clear()
-    except pa.ArrowException as e:
-        raise InputError(f"{path}: cannot read CSV ({e})") from None
-    if bad:
-        yield Rows([], list(bad))

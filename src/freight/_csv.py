@@ -1,0 +1,531 @@
+"""CSV files: the dialect, each column's type decided over the whole file, then the rows.
+
+A CSV is read twice by pyarrow's streaming reader. The first pass reads every field as text
+and decides each column's type (``_Column``), so the outcome never depends on block
+boundaries or chunk size; the second pass parses each column straight into that type. Every
+value is kept exactly: integers beyond int64 make the column ``decimal(38,0)`` (a value of
+more than 38 digits rejects its row); numbers with a fraction or exponent make it ``float64``
+only when a double holds each one exactly (``_exact_floats``), else the column stays text.
+"""
+
+from __future__ import annotations
+
+import csv as pycsv
+import io
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ._lazy import lazy
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+else:
+    pa, pc, pcsv = lazy("pyarrow"), lazy("pyarrow.compute"), lazy("pyarrow.csv")
+
+from . import _types as T
+from ._errors import InputError
+
+#: delimiters freight detects on its own (others must be given)
+SNIFFED = (",", "\t", ";", "|")
+#: the first pass's block size; grown (up to MAX_BLOCK) when one record is larger
+BLOCK = 8 << 20
+MAX_BLOCK = 1 << 30
+
+_INT = r"^(0|-?[1-9][0-9]*)$"
+_NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$|^(?i:[+-]?(nan|inf|infinity))$"
+_NAMED = r"^(?i:[+-]?(nan|inf|infinity))$"
+_ZERO = r"^-?[0.]*([eE].*)?$"
+_OFFSET = r"(Z|[+-]\d\d:?\d\d)$"
+_DATE = r"^\d{4}-\d\d-\d\d$"
+_STAMP = r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d|$)"
+#: a double holds every decimal number of up to 15 significant digits exactly (as text)
+FLOAT_DIGITS = 15
+
+
+@dataclass(frozen=True, slots=True)
+class CsvFile:
+    """A CSV input with the options to read it; made by ``freight.csv()``."""
+
+    source: Path | BinaryIO
+    delimiter: str | None = None
+    null_values: tuple[str, ...] = ("",)
+    date_format: str | None = None
+    rename_columns: bool = False
+
+    @property
+    def name(self) -> str:
+        if isinstance(self.source, Path):
+            return self.source.name
+        name = getattr(self.source, "name", None)
+        return name if isinstance(name, str) else "<stream>"
+
+
+def csv(
+    source: str | Path | BinaryIO,
+    *,
+    delimiter: str | None = None,
+    null_values: Sequence[str] = ("",),
+    date_format: str | None = None,
+    rename_columns: bool = False,
+) -> CsvFile:
+    """A CSV file (any name; ``.gz``/``.bz2``/``.zst``/``.lz4`` decompressed) or a binary
+    stream (e.g. ``sys.stdin.buffer``), to give to ``Dataset.load``.
+
+    ``delimiter``: one character; by default ``.tsv`` files are tab-separated and others
+    are detected among ``, TAB ; |``. ``null_values``: the fields that mean NULL (default:
+    only an unquoted empty field). ``date_format``: a ``strptime`` format (``"%d/%m/%Y"``)
+    for date or timestamp columns written that way. ``rename_columns``: rename a repeated
+    or empty header name (``v``, ``v`` -> ``v``, ``v_2``; empty -> ``column_3``) instead of
+    refusing the file.
+    """
+    if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
+        raise InputError(f"delimiter {delimiter!r} is not one character other than a quote")
+    if isinstance(null_values, str):
+        raise InputError("null_values is a list of strings, not one string")
+    return CsvFile(
+        Path(source) if isinstance(source, str | Path) else source,
+        delimiter,
+        tuple(null_values),
+        date_format,
+        rename_columns,
+    )
+
+
+class _Column:
+    """What the first pass knows of one column: the narrowest type every value so far
+    reads back from exactly."""
+
+    __slots__ = ("big", "digits", "fmt_time", "ints", "kind", "unsafe")
+
+    def __init__(self) -> None:
+        self.kind = T.NULL  # NULL, "number", BOOL, DATE, TIMESTAMP, TIMESTAMPTZ, "format", STRING
+        self.ints = True  # every number so far is an integer
+        self.big = False  # an integer beyond int64 (the column is decimal(38,0))
+        self.unsafe = False  # an integer a double cannot hold (beyond 2**53)
+        self.digits = 0  # most digits of an integer beyond int64
+        self.fmt_time = False  # date_format values with a time of day
+
+    def see(self, vals: pa.Array, date_format: str | None) -> None:
+        if self.kind == T.STRING or len(vals) == 0:
+            return
+        if self.kind == T.NULL:
+            probe = _Column()
+            if probe._numbers(vals):
+                self.ints, self.big, self.unsafe = probe.ints, probe.big, probe.unsafe
+                self.digits, self.kind = probe.digits, "number"
+            else:
+                self.kind = _first_kind(self, vals, date_format)
+        elif self.kind == "number":
+            if not self._numbers(vals):
+                self.kind = T.STRING
+        elif self.kind == T.DATE and not _dates(vals):
+            self.kind = T.TIMESTAMP if _timestamps(vals, tz=False) else T.STRING
+        elif self.kind in (T.TIMESTAMP, T.TIMESTAMPTZ):
+            if not _timestamps(vals, tz=self.kind == T.TIMESTAMPTZ):
+                self.kind = T.STRING
+        elif (self.kind == T.BOOL and not _bools(vals)) or (
+            self.kind == "format" and not _formatted(vals, date_format, self)
+        ):
+            self.kind = T.STRING
+
+    def _numbers(self, vals: pa.Array) -> bool:
+        """Fold a block into the column's numbers; False when some value is not a number
+        or the column's type could not hold every value so far exactly."""
+        if self.ints:
+            if _all(pc.match_substring_regex(vals, _INT)):
+                try:
+                    mm = pc.min_max(vals.cast(pa.int64()))
+                except pa.ArrowInvalid:  # beyond int64: decimal(38,0)
+                    self.big = self.unsafe = True
+                    digits = pc.max(pc.utf8_length(pc.utf8_ltrim(vals, "-"))).as_py()
+                    self.digits = max(self.digits, digits)
+                    return True
+                lo, hi = mm["min"].as_py(), mm["max"].as_py()
+                self.unsafe |= lo < -T.FLOAT_EXACT_INT or hi > T.FLOAT_EXACT_INT
+                return True
+            if self.big or self.unsafe:
+                return False  # integers a double cannot hold, then a fraction: text
+            self.ints = False
+        return _exact_floats(vals)
+
+    def type(self) -> str:
+        """The column's logical type (``null`` for a column of NULLs only)."""
+        if self.kind == "number":
+            if self.ints:
+                return T.BIGINT if self.big else T.INT64
+            return T.FLOAT64
+        if self.kind == "format":
+            return T.TIMESTAMP if self.fmt_time else T.DATE
+        return self.kind
+
+
+def _exact_floats(vals: pa.Array) -> bool:
+    """Whether every value is a number written plainly (no leading zeros, ``+`` or spaces)
+    that a double holds exactly: at most 15 significant digits within a double's normal
+    range, or the digits of the double's shortest text (as Python, JavaScript and Java
+    print a float)."""
+    if not _all(pc.match_substring_regex(vals, _NUMBER)):
+        return False
+    nums = vals.cast(pa.float64())
+    finite = pc.is_finite(nums)
+    if not _all(finite) and not _all(
+        pc.match_substring_regex(vals.filter(pc.invert(finite)), _NAMED)
+    ):
+        return False  # beyond a double's range
+    zero = pc.equal(nums, 0.0)
+    if _any(zero) and not _all(pc.match_substring_regex(vals.filter(zero), _ZERO)):
+        return False  # too small for a double
+    long = pc.greater(pc.utf8_length(vals), FLOAT_DIGITS)
+    if not _any(long):
+        return True
+    text, nums = vals.filter(long), nums.filter(long)
+    shortest = nums.cast(pa.string())
+    differ = pc.invert(pc.equal(shortest, text))
+    if not _any(differ):
+        return True
+    text, nums, shortest = text.filter(differ), nums.filter(differ), shortest.filter(differ)
+    core = _significant(text)
+    exact = pc.equal(core, _significant(shortest))
+    normal = pc.greater_equal(pc.abs(nums), 2.2250738585072014e-308)
+    short = pc.and_(pc.less_equal(pc.utf8_length(core), FLOAT_DIGITS), normal)
+    return _all(pc.or_(pc.or_(exact, short), pc.invert(pc.is_finite(nums))))
+
+
+def _significant(text: pa.Array) -> pa.Array:
+    """The significant digits of numbers as text (no sign, point, exponent, outer zeros)."""
+    mantissa = pc.replace_substring_regex(text, r"[eE].*$", "")
+    return pc.utf8_trim(pc.replace_substring_regex(mantissa, r"[^0-9]", ""), "0")
+
+
+def _all(mask: pa.Array) -> bool:
+    return bool(pc.all(mask).as_py())
+
+
+def _any(mask: pa.Array) -> bool:
+    return bool(pc.any(mask).as_py())
+
+
+def _first_kind(col: _Column, vals: pa.Array, date_format: str | None) -> str:
+    """The kind of a column's first values that are not numbers."""
+    if _bools(vals):
+        return T.BOOL
+    if date_format is not None and _formatted(vals, date_format, col):
+        return "format"
+    if _dates(vals):
+        return T.DATE
+    for tz, kind in ((False, T.TIMESTAMP), (True, T.TIMESTAMPTZ)):
+        if _timestamps(vals, tz):
+            return kind
+    return T.STRING
+
+
+def _bools(vals: pa.Array) -> bool:
+    return _all(pc.is_in(pc.utf8_lower(vals), pa.array(["true", "false"])))
+
+
+def _dates(vals: pa.Array) -> bool:
+    return _all(pc.match_substring_regex(vals, _DATE)) and _casts(vals, pa.date32())
+
+
+def _timestamps(vals: pa.Array, tz: bool) -> bool:
+    if not _all(pc.match_substring_regex(vals, _STAMP)):
+        return False  # (a cast that fails is slow)
+    offsets = pc.match_substring_regex(vals, _OFFSET)
+    if not (_all(offsets) if tz else not _any(offsets)):
+        return False
+    return _casts(vals, T.to_arrow(T.TIMESTAMPTZ if tz else T.TIMESTAMP))
+
+
+def _formatted(vals: pa.Array, fmt: str | None, col: _Column | None) -> bool:
+    try:
+        ts = pc.strptime(vals, format=fmt, unit="us")
+    except (pa.ArrowInvalid, ValueError):
+        return False
+    if col is not None and not col.fmt_time:
+        col.fmt_time = _any(pc.not_equal(ts.cast(pa.date32()).cast(ts.type), ts))
+    return True
+
+
+def _casts(vals: pa.Array, to: pa.DataType) -> bool:
+    try:
+        vals.cast(to)
+    except (pa.ArrowInvalid, ValueError):
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def sniff(sample: bytes, given: str | None, name: str) -> tuple[str, bool]:
+    """The delimiter: ``given``, else the one among ``SNIFFED`` that splits the header into
+    most fields and every complete line of ``sample`` into as many; (delimiter, detected)."""
+    if given is not None:
+        return given, False
+    text = sample.decode("utf-8-sig", "replace")
+    if "\n" in text and len(sample) >= 1 << 16:
+        text = text[: text.rfind("\n") + 1]  # only complete lines
+    best, fields = ",", 1
+    for d in SNIFFED:
+        try:
+            records = [r for r in pycsv.reader(io.StringIO(text), delimiter=d) if r]
+        except pycsv.Error:
+            continue
+        if not records:
+            continue
+        n = len(records[0])
+        if n > fields and all(len(r) == n for r in records):
+            best, fields = d, n
+    if fields == 1:
+        header = text.split("\n", 1)[0]
+        for d, word in (("\t", "a tab"), (";", "a semicolon")):
+            if d in header:
+                raise InputError(
+                    f"{name}: the header is one column holding {word}; freight could not tell "
+                    f"the delimiter: give it (delimiter={d!r}, or --delimiter / --tsv)"
+                )
+    return best, best != ","
+
+
+def header_names(names: list[str], spec: CsvFile) -> tuple[list[str], list[str]]:
+    """The column names to load and the renames made (``old -> new``); a repeated or empty
+    name is refused unless ``rename_columns``."""
+    seen: dict[str, int] = {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+    repeated = [n for n, c in seen.items() if c > 1 and n != ""]
+    empty = [i + 1 for i, n in enumerate(names) if n == ""]
+    if not repeated and not empty:
+        return names, []
+    if not spec.rename_columns:
+        parts = []
+        if repeated:
+            parts.append(f"repeated column name(s) {', '.join(repr(n) for n in repeated)}")
+        if empty:
+            parts.append(f"empty column name(s) at position(s) {', '.join(map(str, empty))}")
+        raise InputError(
+            f"{spec.name}: the header has {' and '.join(parts)}; rename them in the file or "
+            "load with rename_columns=True (--rename-columns)"
+        )
+    out: list[str] = []
+    renames = []
+    taken = set(names)
+    count: dict[str, int] = {}
+    for i, n in enumerate(names, start=1):
+        count[n] = count.get(n, 0) + 1
+        if n != "" and count[n] == 1:
+            out.append(n)
+            continue
+        base, k = (f"{n}_", count[n]) if n else ("column_", i)
+        new = f"{base}{k}"
+        while new in taken:
+            k += 1
+            new = f"{base}{k}"
+        taken.add(new)
+        out.append(new)
+        renames.append(f"{n!r} (column {i}) -> {new!r}")
+    return out, renames
+
+
+def csv_pieces(
+    spec: CsvFile, open_stream: Callable[[], BinaryIO], chunk_rows: int, notes: list[str]
+) -> Iterator[pa.Table | list[Bad]]:
+    """The file's rows as Arrow tables of at most ``chunk_rows`` rows in their decided
+    types, and lists of rejected lines (wrong number of fields, a value no type holds)."""
+    with open_stream() as stream:
+        sample = stream.read(1 << 20)
+    if not sample.strip():
+        notes.append(f"{spec.name} is empty: no rows")
+        return
+    delimiter, detected = sniff(sample, spec.delimiter, spec.name)
+    if detected:
+        notes.append(f"read {spec.name} as CSV delimited by {_DELIMITER_NAMES[delimiter]}")
+    text = sample.decode("utf-8-sig", "replace")
+    first = next(pycsv.reader(io.StringIO(text), delimiter=delimiter), [])
+    if not first:
+        raise InputError(f"{spec.name}: the first line of a CSV file must be its header")
+    names, renames = header_names(first, spec)
+    if renames:
+        notes.append(f"renamed CSV column(s) of {spec.name}: {', '.join(renames)}")
+    cols, block = _decide(spec, open_stream, delimiter, first)
+    types = [c.type() for c in cols]
+    yield from _typed(spec, open_stream, delimiter, first, names, types, cols, block, chunk_rows)
+
+
+#: a rejected line: (line number, the line or row as given, why)
+Bad = tuple[int | None, Any, str]
+
+_DELIMITER_NAMES = {",": "commas", "\t": "tabs", ";": "semicolons", "|": "vertical bars"}
+
+
+def _reader(
+    stream: Any,
+    spec: CsvFile,
+    delimiter: str,
+    names: list[str],
+    block: int,
+    types: dict[str, pa.DataType],
+    on_invalid: Callable[[Any], str] | None,
+) -> Any:
+    """pyarrow's streaming reader: the columns of ``types`` parsed into their type, the
+    others text. Threads only without ``on_invalid``: with threads pyarrow does not know the
+    line number of an invalid record."""
+    return pcsv.open_csv(
+        stream,
+        read_options=pcsv.ReadOptions(block_size=block, use_threads=on_invalid is None),
+        parse_options=pcsv.ParseOptions(
+            delimiter=delimiter,
+            newlines_in_values=True,
+            invalid_row_handler=on_invalid or _skip,
+        ),
+        convert_options=pcsv.ConvertOptions(
+            column_types={n: types.get(n, pa.string()) for n in names},
+            strings_can_be_null=True,
+            null_values=list(spec.null_values),
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _decide(
+    spec: CsvFile, open_stream: Callable[[], BinaryIO], delimiter: str, names: list[str]
+) -> tuple[list[_Column], int]:
+    """The first pass: every column's type over the whole file; and the block size that
+    holds the largest record."""
+    block = BLOCK
+    while True:
+        cols = [_Column() for _ in names]
+        try:
+            with open_stream() as stream:
+                for batch in _reader(stream, spec, delimiter, names, block, {}, None):
+                    for col, arr in zip(cols, batch.columns, strict=True):
+                        col.see(arr.drop_null(), spec.date_format)
+            return cols, block
+        except pa.ArrowInvalid as e:
+            if not _straddles(e):
+                raise InputError(f"{spec.name}: cannot read CSV ({e})") from None
+            if block >= MAX_BLOCK:
+                raise InputError(
+                    f"{spec.name}: a CSV record is larger than {MAX_BLOCK >> 20} MiB, the "
+                    "most freight reads as one piece"
+                ) from None
+            block *= 4
+
+
+def _skip(row: Any) -> str:
+    return "skip"
+
+
+def _straddles(e: Exception) -> bool:
+    """Whether pyarrow failed because one record is larger than its block."""
+    return "straddl" in str(e)
+
+
+#: column types pyarrow's CSV parser produces directly, exactly as the first pass checked
+_DIRECT = (T.INT64, T.FLOAT64, T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ)
+
+
+def _typed(
+    spec: CsvFile,
+    open_stream: Callable[[], BinaryIO],
+    delimiter: str,
+    header: list[str],
+    names: list[str],
+    types: list[str],
+    cols: list[_Column],
+    block: int,
+    chunk_rows: int,
+) -> Iterator[pa.Table | list[Bad]]:
+    """The second pass: the rows in their types, each record checked once more."""
+    unique = {n for n in header if header.count(n) == 1}
+    direct = {
+        h: T.to_arrow(t)
+        for h, t, c in zip(header, types, cols, strict=True)
+        if h in unique
+        and c.kind != "format"
+        and (t in _DIRECT or (t == T.BIGINT and c.digits <= 38))
+    }
+    bad: list[Bad] = []
+    skipped = [0]
+
+    def on_invalid(row: Any) -> str:
+        bad.append((row.number, row.text, _fields_reason(spec.name, row)))
+        skipped[0] += 1
+        return "skip"
+
+    seen = 0
+    with open_stream() as stream:
+        reader = _reader(stream, spec, delimiter, header, block, direct, on_invalid)
+        try:
+            for batch in reader:
+                arrays = []
+                keep = None
+                for i, arr in enumerate(batch.columns):
+                    arr, wide = _cast(arr, types[i], spec.date_format)
+                    if wide is not None:
+                        keep = wide if keep is None else pc.and_(keep, wide)
+                    arrays.append(arr)
+                table = pa.table(arrays, names=names)
+                if keep is not None:
+                    for pos in (i for i, k in enumerate(keep.to_pylist()) if not k):
+                        vals = [c[pos].as_py() for c in batch.columns]
+                        row = {
+                            n: None if v is None else str(v)
+                            for n, v in zip(names, vals, strict=True)
+                        }
+                        line = seen + skipped[0] + pos + 2  # exact unless a field holds a newline
+                        bad.append(_too_long(spec.name, line, row, names, types))
+                    table = table.filter(keep)
+                seen += batch.num_rows
+                for s in range(0, table.num_rows, chunk_rows):
+                    yield table.slice(s, chunk_rows)
+                if bad:
+                    yield list(bad)
+                    bad.clear()
+        except pa.ArrowInvalid as e:
+            raise InputError(f"{spec.name}: cannot read CSV ({e})") from None
+    if bad:
+        yield list(bad)
+
+
+def _cast(arr: pa.Array, t: str, date_format: str | None) -> tuple[pa.Array, pa.Array | None]:
+    """A column in type ``t`` (already so when pyarrow parsed it); with a mask of the rows
+    to keep when some value is longer than ``decimal(38,0)`` holds."""
+    if t == T.NULL:
+        return pa.nulls(len(arr)), None
+    if arr.type == T.to_arrow(t):
+        return arr, None
+    if t == T.BOOL:
+        return pc.equal(pc.utf8_lower(arr), "true"), None
+    if t in (T.DATE, T.TIMESTAMP) and date_format is not None:
+        ts = pc.strptime(arr, format=date_format, unit="us")
+        return (ts.cast(pa.date32()) if t == T.DATE else ts), None
+    fits = pc.fill_null(
+        pc.less_equal(pc.utf8_length(pc.utf8_ltrim(arr, "-")), T.MAX_DECIMAL_PRECISION), True
+    )  # (a decimal(38,0) column: every value an integer)
+    if _all(fits):
+        return arr.cast(T.to_arrow(t)), None
+    return pc.if_else(fits, arr, None).cast(T.to_arrow(t)), fits
+
+
+def _too_long(name: str, line: int, row: dict[str, Any], names: list[str], types: list[str]) -> Bad:
+    for n, t in zip(names, types, strict=True):
+        text = row[n]
+        if t == T.BIGINT and text is not None and len(text.lstrip("-")) > T.MAX_DECIMAL_PRECISION:
+            why = (
+                f"{name} line {line}: column {n!r}: value {text} has {len(text.lstrip('-'))} "
+                f"digits, more than the {T.MAX_DECIMAL_PRECISION} of its type {T.BIGINT}"
+            )
+            return (line, row, why)
+    raise AssertionError("no value too long")  # pragma: no cover
+
+
+def _fields_reason(name: str, row: Any) -> str:
+    return (
+        f"{name} line {row.number}: {row.expected_columns} fields expected, "
+        f"{row.actual_columns} found"
+    )
