@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv as pycsv
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -34,6 +34,7 @@ SNIFFED = (",", "\t", ";", "|")
 #: the first pass's block size; grown (up to MAX_BLOCK) when one record is larger
 BLOCK = 8 << 20
 MAX_BLOCK = 1 << 30
+MAX_HEADER = 16 << 20
 
 _INT = r"^(0|-?[1-9][0-9]*)$"
 _NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$|^(?i:[+-]?(nan|inf|infinity))$"
@@ -150,7 +151,7 @@ class _Column:
             if self.big or self.unsafe:
                 return False  # integers a double cannot hold, then a fraction: text
             self.ints = False
-        return _exact_floats(vals)
+        return _exact_floats(vals, self.kind == "number")
 
     def type(self) -> str:
         """The column's logical type (``null`` for a column of NULLs only)."""
@@ -163,14 +164,25 @@ class _Column:
         return self.kind
 
 
-def _exact_floats(vals: pa.Array) -> bool:
+def _exact_floats(vals: pa.Array, known: bool) -> bool:
     """Whether every value is a number written plainly (no leading zeros, ``+`` or spaces)
     that a double holds exactly: at most 15 significant digits within a double's normal
     range, or the digits of the double's shortest text (as Python, JavaScript and Java
     print a float)."""
-    if not _all(pc.match_substring_regex(vals, _NUMBER)):
+    if not known and not _all(pc.match_substring_regex(vals, _NUMBER)):
+        return False  # (a regex fails faster than a cast)
+    try:
+        nums = vals.cast(pa.float64())
+    except pa.ArrowInvalid:
         return False
-    nums = vals.cast(pa.float64())
+    shortest = nums.cast(pa.string())
+    same = pc.equal(shortest, vals)
+    if _all(same):
+        return True  # each is the double's own shortest text
+    differ = pc.invert(same)
+    vals, nums, shortest = vals.filter(differ), nums.filter(differ), shortest.filter(differ)
+    if known and not _all(pc.match_substring_regex(vals, _NUMBER)):
+        return False
     finite = pc.is_finite(nums)
     if not _all(finite) and not _all(
         pc.match_substring_regex(vals.filter(pc.invert(finite)), _NAMED)
@@ -182,12 +194,7 @@ def _exact_floats(vals: pa.Array) -> bool:
     long = pc.greater(pc.utf8_length(vals), FLOAT_DIGITS)
     if not _any(long):
         return True
-    text, nums = vals.filter(long), nums.filter(long)
-    shortest = nums.cast(pa.string())
-    differ = pc.invert(pc.equal(shortest, text))
-    if not _any(differ):
-        return True
-    text, nums, shortest = text.filter(differ), nums.filter(differ), shortest.filter(differ)
+    text, nums, shortest = vals.filter(long), nums.filter(long), shortest.filter(long)
     core = _significant(text)
     exact = pc.equal(core, _significant(shortest))
     normal = pc.greater_equal(pc.abs(nums), 2.2250738585072014e-308)
@@ -337,7 +344,12 @@ def csv_pieces(
     """The file's rows as Arrow tables of at most ``chunk_rows`` rows in their decided
     types, and lists of rejected lines (wrong number of fields, a value no type holds)."""
     with open_stream() as stream:
-        sample = stream.read(1 << 20)
+        sample = stream.read(1 << 16)
+        while b"\n" not in sample and len(sample) < MAX_HEADER:  # a long header line
+            more = stream.read(1 << 20)
+            if not more:
+                break
+            sample += more
     if not sample.strip():
         notes.append(f"{spec.name} is empty: no rows")
         return
@@ -351,9 +363,11 @@ def csv_pieces(
     names, renames = header_names(first, spec)
     if renames:
         notes.append(f"renamed CSV column(s) of {spec.name}: {', '.join(renames)}")
-    cols, block = _decide(spec, open_stream, delimiter, first)
+    cols, block, invalid = _decide(spec, open_stream, delimiter, first)
     types = [c.type() for c in cols]
-    yield from _typed(spec, open_stream, delimiter, first, names, types, cols, block, chunk_rows)
+    yield from _typed(
+        spec, open_stream, delimiter, first, names, types, cols, block, chunk_rows, invalid
+    )
 
 
 #: a rejected line: (line number, the line or row as given, why)
@@ -369,42 +383,37 @@ def _reader(
     names: list[str],
     block: int,
     types: dict[str, pa.DataType],
-    on_invalid: Callable[[Any], str] | None,
+    on_invalid: Callable[[Any], str],
+    threads: bool,
+    include: list[str] | None = None,
 ) -> Any:
     """pyarrow's streaming reader: the columns of ``types`` parsed into their type, the
-    others text. Threads only without ``on_invalid``: with threads pyarrow does not know the
-    line number of an invalid record."""
+    others text; only ``include`` when given."""
     return pcsv.open_csv(
         stream,
-        read_options=pcsv.ReadOptions(block_size=block, use_threads=on_invalid is None),
+        read_options=pcsv.ReadOptions(block_size=block, use_threads=threads),
         parse_options=pcsv.ParseOptions(
-            delimiter=delimiter,
-            newlines_in_values=True,
-            invalid_row_handler=on_invalid or _skip,
+            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
         ),
         convert_options=pcsv.ConvertOptions(
             column_types={n: types.get(n, pa.string()) for n in names},
             strings_can_be_null=True,
             null_values=list(spec.null_values),
             quoted_strings_can_be_null=False,
+            include_columns=include or [],
         ),
     )
 
 
 def _decide(
     spec: CsvFile, open_stream: Callable[[], BinaryIO], delimiter: str, names: list[str]
-) -> tuple[list[_Column], int]:
-    """The first pass: every column's type over the whole file; and the block size that
-    holds the largest record."""
+) -> tuple[list[_Column], int, bool]:
+    """The first pass: every column's type over the whole file; the block size that holds
+    the largest record; whether some record has the wrong number of fields."""
     block = BLOCK
     while True:
-        cols = [_Column() for _ in names]
         try:
-            with open_stream() as stream:
-                for batch in _reader(stream, spec, delimiter, names, block, {}, None):
-                    for col, arr in zip(cols, batch.columns, strict=True):
-                        col.see(arr.drop_null(), spec.date_format)
-            return cols, block
+            return _first_pass(spec, open_stream, delimiter, names, block)
         except pa.ArrowInvalid as e:
             if not _straddles(e):
                 raise InputError(f"{spec.name}: cannot read CSV ({e})") from None
@@ -416,8 +425,38 @@ def _decide(
             block *= 4
 
 
-def _skip(row: Any) -> str:
-    return "skip"
+def _first_pass(
+    spec: CsvFile, open_stream: Callable[[], BinaryIO], delimiter: str, names: list[str], block: int
+) -> tuple[list[_Column], int, bool]:
+    cols = [_Column() for _ in names]
+    invalid: list[int] = []
+
+    def count(row: Any) -> str:
+        invalid.append(1)
+        return "skip"
+
+    def read(include: list[int] | None) -> Generator[pa.RecordBatch, None, None]:
+        wanted = [names[i] for i in include] if include is not None else None
+        with open_stream() as stream:
+            yield from _reader(stream, spec, delimiter, names, block, {}, count, True, wanted)
+
+    batches = read(None)
+    first = next(batches, None)
+    if first is not None:
+        for col, arr in zip(cols, first.columns, strict=True):
+            col.see(arr.drop_null(), spec.date_format)
+    # text after the first block stays text: the rest of the pass parses only the other
+    # columns (from the start again: seeing the first block twice changes nothing)
+    rest = [i for i, c in enumerate(cols) if c.kind != T.STRING]
+    if first is not None and len(rest) < len(names) and len(set(names)) == len(names):
+        batches.close()
+        batches = read(rest or [0])
+    else:
+        rest = list(range(len(names)))
+    for batch in batches:
+        for i, arr in zip(rest, batch.columns, strict=False):
+            cols[i].see(arr.drop_null(), spec.date_format)
+    return cols, block, bool(invalid)
 
 
 def _straddles(e: Exception) -> bool:
@@ -439,8 +478,11 @@ def _typed(
     cols: list[_Column],
     block: int,
     chunk_rows: int,
+    invalid: bool,
 ) -> Iterator[pa.Table | list[Bad]]:
-    """The second pass: the rows in their types, each record checked once more."""
+    """The second pass: the rows in their types, each record checked once more. In threads
+    unless some record has the wrong number of fields (with threads pyarrow does not tell
+    the line number of a record)."""
     unique = {n for n in header if header.count(n) == 1}
     direct = {
         h: T.to_arrow(t)
@@ -459,7 +501,9 @@ def _typed(
 
     seen = 0
     with open_stream() as stream:
-        reader = _reader(stream, spec, delimiter, header, block, direct, on_invalid)
+        reader = _reader(
+            stream, spec, delimiter, header, block, direct, on_invalid, threads=not invalid
+        )
         try:
             for batch in reader:
                 arrays = []
