@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 else:
     pa, pc = lazy("pyarrow"), lazy("pyarrow.compute")
 
+from . import _types as T
 from ._csv import CsvFile, csv_pieces
 from ._errors import InputError
 
@@ -202,7 +204,7 @@ def _file_pieces(path: Path, chunk_rows: int, progress: Progress) -> Iterator[Ro
         return
     with _open(path, compression, progress) as stream:
         if fmt in (".jsonl", ".ndjson"):
-            yield from _jsonl_pieces(stream, path, chunk_rows, progress)
+            yield from _jsonl_file_pieces(stream, path, chunk_rows, progress)
         elif fmt == ".json":
             yield from _json_pieces(stream, path, chunk_rows, progress)
         else:
@@ -257,41 +259,127 @@ def _csv_rows(
 
 
 def _jsonl_pieces(stream: Any, path: Path, chunk_rows: int, progress: Progress) -> Iterator[Rows]:
+    """JSON lines of a stream, line by line (orjson)."""
+    seen = False
+    try:
+        for piece in _line_rows(enumerate(stream, start=1), path, chunk_rows):
+            seen = True
+            yield piece
+    except (OSError, pa.ArrowException) as e:
+        raise InputError(f"{path}: cannot read ({e})") from None
+    if not seen:
+        progress.notes.append(f"{path.name} is empty: no rows")
+
+
+def _line_rows(lines: Iterable[tuple[int, bytes]], path: Path, chunk_rows: int) -> Iterator[Rows]:
+    """Numbered JSON lines as rows (a line that is not a JSON object is rejected with its
+    number); blank lines are skipped."""
     rows: list[Any] = []
     numbers: list[int] = []
     rejects: list[Reject] = []
-    line_no = 0
-    any_line = False
-    try:
-        for line in stream:
-            line_no += 1
-            if not line.strip():
-                continue
-            any_line = True
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as e:
-                text = line.decode("utf-8", "replace").rstrip("\r\n")
-                rejects.append(
-                    Reject(line_no, text, f"{path.name} line {line_no}: not valid JSON ({e})")
-                )
+    for line_no, line in lines:
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            rejects.append(
+                Reject(line_no, text, f"{path.name} line {line_no}: not valid JSON ({e})")
+            )
+        else:
+            if isinstance(obj, dict):
+                rows.append(obj)
+                numbers.append(line_no)
             else:
-                if isinstance(obj, dict):
-                    rows.append(obj)
-                    numbers.append(line_no)
-                else:
-                    rejects.append(
-                        Reject(line_no, obj, f"{path.name} line {line_no}: not a JSON object")
-                    )
-            if len(rows) + len(rejects) >= chunk_rows:
-                yield Rows(rows, rejects, numbers)
-                rows, numbers, rejects = [], [], []
-    except (OSError, pa.ArrowException) as e:
-        raise InputError(f"{path}: cannot read ({e})") from None
+                rejects.append(
+                    Reject(line_no, obj, f"{path.name} line {line_no}: not a JSON object")
+                )
+        if len(rows) + len(rejects) >= chunk_rows:
+            yield Rows(rows, rejects, numbers)
+            rows, numbers, rejects = [], [], []
     if rows or rejects:
         yield Rows(rows, rejects, numbers)
-    elif not any_line:
+
+
+#: JSON lines of a file are parsed by pyarrow a block at a time
+JSON_BLOCK = 4 << 20
+_EMPTY_OBJECT = re.compile(rb"\{\s*\}")
+
+
+def _jsonl_file_pieces(
+    stream: io.BufferedReader, path: Path, chunk_rows: int, progress: Progress
+) -> Iterator[Rows | pa.Table]:
+    """JSON lines of a file, a block of whole lines at a time: parsed by pyarrow's JSON
+    reader where it types the block exactly as reading line by line would (``_arrow_lines``),
+    else line by line. Once a blank line has been seen the rest goes line by line (a row's
+    number is its line number, and pyarrow does not count blank lines)."""
+    line_no = 0
+    fast, seen = True, False
+    as_text: set[str] = set()
+    try:
+        while block := stream.read(JSON_BLOCK):
+            if not block.endswith(b"\n"):
+                block += stream.readline()
+            lines = block.split(b"\n")
+            if lines[-1] == b"":
+                lines.pop()
+            fast = fast and all(map(bytes.strip, lines))
+            table = _arrow_lines(block, as_text) if fast else None
+            if table is not None and table.num_rows == len(lines):
+                seen = True
+                for s in range(0, table.num_rows, chunk_rows):
+                    yield table.slice(s, chunk_rows)
+            else:
+                for piece in _line_rows(enumerate(lines, start=line_no + 1), path, chunk_rows):
+                    seen = True
+                    yield piece
+            line_no += len(lines)
+    except (OSError, pa.ArrowException) as e:
+        raise InputError(f"{path}: cannot read ({e})") from None
+    if not seen:
         progress.notes.append(f"{path.name} is empty: no rows")
+
+
+def _arrow_lines(block: bytes, as_text: set[str]) -> pa.Table | None:
+    """A block of JSON lines (one object each) as pyarrow reads it, or None when only the
+    line-by-line reading types it right: pyarrow refuses a line (bad JSON, not an object, a
+    key twice), or it would read an empty object as a row of NULLs, a nested value as a
+    struct, an integer beyond 2**53 as a rounded double. Strings pyarrow reads as timestamps
+    are read again as strings (``as_text``, kept for the next blocks), as JSON has them."""
+    import pyarrow.json as pj
+
+    if _EMPTY_OBJECT.search(block):
+        return None
+    schema = pa.schema([(n, pa.string()) for n in sorted(as_text)]) if as_text else None
+    try:
+        table = pj.read_json(
+            pa.BufferReader(block),
+            read_options=pj.ReadOptions(use_threads=True, block_size=1 << 20),
+            parse_options=pj.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="infer"
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None
+    for f in table.schema:
+        if f.name not in as_text and pa.types.is_temporal(f.type):
+            as_text.add(f.name)
+            return _arrow_lines(block, as_text)
+        if pa.types.is_nested(f.type):
+            return None
+        if pa.types.is_floating(f.type):
+            col = table.column(f.name)
+            whole = pc.and_(
+                pc.greater(pc.abs(col), T.FLOAT_EXACT_INT), pc.equal(pc.floor(col), col)
+            )
+            if pc.any(whole).as_py():
+                return None
+    return table.select([n for n in table.column_names if n not in as_text or _present(table, n)])
+
+
+def _present(table: pa.Table, name: str) -> bool:
+    return table.column(name).null_count < table.num_rows
 
 
 def _json_pieces(
