@@ -274,14 +274,15 @@ def sniff(sample: bytes, given: str | None, name: str) -> tuple[str, bool]:
     if given is not None:
         return given, False
     text = sample.decode("utf-8-sig", "replace")
-    if "\n" in text and len(sample) >= 1 << 16:
-        text = text[: text.rfind("\n") + 1]  # only complete lines
+    cut = len(sample) >= 1 << 16  # the sample's last record may be cut short
     best, fields = ",", 1
     for d in SNIFFED:
         try:
             records = [r for r in pycsv.reader(io.StringIO(text), delimiter=d) if r]
         except pycsv.Error:
             continue
+        if cut and len(records) > 1:
+            records.pop()
         if not records:
             continue
         n = len(records[0])
@@ -357,7 +358,10 @@ def csv_pieces(
     if detected:
         notes.append(f"read {spec.name} as CSV delimited by {_DELIMITER_NAMES[delimiter]}")
     text = sample.decode("utf-8-sig", "replace")
-    first = next(pycsv.reader(io.StringIO(text), delimiter=delimiter), [])
+    try:
+        first = next(pycsv.reader(io.StringIO(text), delimiter=delimiter), [])
+    except pycsv.Error as e:  # e.g. a header name over the csv module's 128 KiB field limit
+        raise InputError(f"{spec.name}: cannot read the CSV header ({e})") from None
     if not first:
         raise InputError(f"{spec.name}: the first line of a CSV file must be its header")
     names, renames = header_names(first, spec)
