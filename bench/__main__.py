@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from bench.cases import Config, run_all
+from bench.files import lines as file_lines
 from bench.report import Report
 
 RESULTS = Path(__file__).resolve().parent / ".results"
@@ -38,6 +39,8 @@ SIZES = {
     "dlt-bulk-rows": ("dlt_bulk_rows", 200_000, 20_000),
     "stream-rows": ("stream_rows", 10_000_000, 1_000_000),
     "stream-base-rows": ("stream_base_rows", 1_000_000, 100_000),
+    "file-rows": ("file_rows", 1_000_000, 100_000),
+    "file-repeats": ("file_repeats", 3, 1),
 }
 
 
@@ -52,8 +55,9 @@ def parse(argv: list[str]) -> tuple[Config, argparse.Namespace]:
     p.add_argument("--tools", default="freight,raw,dlt", help="comma list of freight,raw,dlt")
     p.add_argument(
         "--cases",
-        default="cold,warm,bulk,stream",
-        help="comma list of cold,warm,bulk,stream (stream: DuckDB only)",
+        default="cold,warm,bulk,stream,files",
+        help="comma list of cold,warm,bulk,stream,files (stream: DuckDB only; files: CSV, "
+        ".jsonl.gz and Parquet loads beside DuckDB's read_* and psql \\copy)",
     )
     for flag, (_, full, quick) in SIZES.items():
         p.add_argument(f"--{flag}", type=int, help=f"default {full:,} ({quick:,} with --quick)")
@@ -100,7 +104,7 @@ def parse(argv: list[str]) -> tuple[Config, argparse.Namespace]:
     cfg.cases = tuple(c.strip() for c in a.cases.split(",") if c.strip())
     for name, given, known in (
         ("tool", cfg.tools, ("freight", "raw", "dlt")),
-        ("case", cfg.cases, ("cold", "warm", "bulk", "stream")),
+        ("case", cfg.cases, ("cold", "warm", "bulk", "stream", "files")),
     ):
         if bad := set(given) - set(known):
             p.error(f"unknown {name}(s): {', '.join(sorted(bad))}")
@@ -197,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = Report(results)
     print(report.text())
+    print("\n".join(file_lines(results)))
     print(f"\ntotal {elapsed:.0f}s; load average at the end {os.getloadavg()[0]:.2f}")
 
     meta = {

@@ -40,6 +40,8 @@ class Config:
     stream_rows: int = 10_000_000
     stream_base_rows: int = 1_000_000
     stream_memory_limit: str = "64MB"
+    file_rows: int = 1_000_000
+    file_repeats: int = 3
     postgres_url: str = "postgresql://postgres@127.0.0.1:5432/test"
     bulk_timeout: float = 1800.0
     dlt_timeout: float = 900.0
@@ -363,6 +365,10 @@ def run_all(cfg: Config) -> dict:
             for case, fn in (("cold", cold), ("warm", warm), ("bulk", bulk), ("stream", stream)):
                 if case in cfg.cases and (case != "stream" or dest == "duckdb"):
                     r[case] = fn(cfg, dest, tools)
+            if "files" in cfg.cases:
+                from bench.files import files
+
+                r["files"] = files(cfg, dest, tools)
             if "stream" in cfg.cases and dest == "duckdb" and cfg.stream_memory_limit:
                 r["stream_capped"] = stream(cfg, dest, tools, cfg.stream_memory_limit)
                 r["stream_capped_limit"] = cfg.stream_memory_limit

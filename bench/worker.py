@@ -17,6 +17,7 @@ import time
 
 from bench.adapters import make_adapter
 from bench.data import iter_rows, make_rows, merge_window
+from bench.files import case_files
 
 MARK = "BENCH_RESULT "
 
@@ -165,6 +166,7 @@ CASES = {
     "stream": case_stream,
     "probe": case_probe,
     "count": case_count,
+    "files": case_files,
 }
 
 

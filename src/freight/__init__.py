@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._csv import CsvFile, csv
 from ._dataset import DEFAULT_URL, Dataset, connect
 from ._errors import (
     ConfigurationError,
@@ -34,6 +35,7 @@ __all__ = [
     "STRATEGIES",
     "ConfigurationError",
     "Contract",
+    "CsvFile",
     "Dataset",
     "DestinationError",
     "FreightError",
@@ -53,6 +55,7 @@ __all__ = [
     "Strategy",
     "__version__",
     "connect",
+    "csv",
     "load",
 ]
 

@@ -438,6 +438,7 @@ class Dataset:
             changes = list(out["schema_changes"])
             if intake.dropped:
                 changes.append(f"discarded unknown column(s) {', '.join(intake.dropped)}")
+            changes.extend(intake.progress.notes)
             version = mark.schema_version + (1 if out["schema_changes"] else 0)
             if not run.dry_run:
                 s.quarantine(load_id, plan.table, all_rejects)
@@ -626,8 +627,8 @@ class _Run:
                 Progress(
                     rows=rows,
                     seconds=time.perf_counter() - self.t0,
-                    bytes_read=getattr(intake, "bytes_read", None),
-                    total_bytes=self.total_bytes,
+                    bytes_read=intake.bytes_read if intake.progress.bytes_total else None,
+                    total_bytes=intake.progress.bytes_total or self.total_bytes,
                 )
             )
 

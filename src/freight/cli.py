@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import typer
@@ -23,13 +23,16 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from . import __version__
 from . import _cli_render as render
+from ._csv import CsvFile, csv
 from ._dataset import DEFAULT_URL, Dataset, connect
-from ._errors import ConfigurationError, FreightError
+from ._errors import ConfigurationError, FreightError, InputError
 from ._plan import Contract, OnReject, Strategy, check_max_rejected
+from ._readers import file_format
 from ._result import LoadResult
 from ._url import mask_text, mask_url
 
 STDIN = "-"
+Format = Literal["csv"]
 
 
 class _Group(TyperGroup):
@@ -239,12 +242,17 @@ def _max_rejected(value: str | None) -> float | None:
         ) from None
 
 
-def _check_paths(paths: list[str]) -> None:
-    """Every file is there before the first load starts."""
+def _check_paths(paths: list[str], as_csv: bool) -> None:
+    """Every file is there, readable and of a known type before the first load starts."""
     for path in paths:
         if path != STDIN and not Path(path).is_file():
             what = "is a directory" if Path(path).is_dir() else "does not exist"
             raise typer.BadParameter(f"{path} {what}", param_hint="'PATH...'")
+        if path != STDIN and not as_csv:
+            try:
+                file_format(Path(path))
+            except InputError as e:
+                raise typer.BadParameter(str(e), param_hint="'PATH...'") from None
     if paths.count(STDIN) > 1:
         raise typer.BadParameter("stdin (-) can be read only once", param_hint="'PATH...'")
 
@@ -318,6 +326,24 @@ def load(
             help="Show what the load would do (counts, schema changes); commit nothing.",
         ),
     ] = False,
+    format_: Annotated[
+        Format | None,
+        typer.Option("--format", help="Read every PATH (and stdin) as CSV, whatever its name."),
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter (default: detected; tab for .tsv).")
+    ] = None,
+    tsv: Annotated[bool, typer.Option("--tsv", help="CSV delimited by tabs.")] = False,
+    null_value: Annotated[
+        list[str] | None,
+        typer.Option(help="CSV text meaning NULL (default: an empty field); repeatable."),
+    ] = None,
+    date_format: Annotated[
+        str | None, typer.Option(metavar="FORMAT", help="CSV dates as strptime, e.g. %d/%m/%Y.")
+    ] = None,
+    rename_columns: Annotated[
+        bool, typer.Option(help="Rename repeated or empty CSV header names (v, v_2).")
+    ] = False,
     url: Url = DEFAULT_URL,
     verbose: Verbose = False,
     as_json: AsJson = False,
@@ -334,20 +360,49 @@ def load(
         "force": force,
         "columns": _parse_columns(column or []) or None,
     }
-    _check_paths(paths)
+    if tsv and delimiter not in (None, "\t"):
+        raise typer.BadParameter("--tsv means --delimiter TAB", param_hint="'--tsv'")
+    csv_options: dict[str, Any] = {
+        "delimiter": "\t" if tsv else delimiter,
+        "null_values": null_value or [""],
+        "date_format": date_format,
+        "rename_columns": rename_columns,
+    }
+    _check_paths(paths, format_ == "csv")
+    try:
+        inputs = [_csv_input(path, format_ == "csv", csv_options) for path in paths]
+    except InputError as e:
+        raise typer.BadParameter(str(e)) from None
     results: list[LoadResult] = []
     # a dry run into a DuckDB file that does not exist runs on an empty stand-in: no file
     with _dataset(url, verbose, reading="load" if dry_run else None) as ds:
         try:
-            for path in paths:
-                results.append(_load_one(ds, path, table, options))
+            for path, data in zip(paths, inputs, strict=True):
+                results.append(_load_one(ds, path, table, options, data))
         finally:  # the loads that finished are shown even when a later one fails
             if results:
                 render.loads(results, as_json)
     _fail_when_all_rejected(results)
 
 
-def _load_one(ds: Dataset, path: str, table: str, options: dict[str, Any]) -> LoadResult:
+def _csv_input(path: str, as_csv: bool, options: dict[str, Any]) -> CsvFile | None:
+    """``path`` with the CSV flags when it is read as CSV, else None (read by its name)."""
+    if path == STDIN:
+        return csv(sys.stdin.buffer, **options) if as_csv else None
+    fmt = ".csv" if as_csv else file_format(Path(path))[0]
+    if fmt not in (".csv", ".tsv"):
+        return None
+    tab = "\t" if fmt == ".tsv" else None
+    return csv(path, **{**options, "delimiter": options["delimiter"] or tab})
+
+
+def _load_one(
+    ds: Dataset, path: str, table: str, options: dict[str, Any], data: CsvFile | None
+) -> LoadResult:
+    if data is not None:
+        label = f"loading {path if path != STDIN else '<stdin>'} into {table}"
+        with render.LoadProgress(label) as shown:
+            return ds.load(data, table, progress=shown, **options)
     if path == STDIN:
         counter = render.Counter()
         with render.LoadProgress(f"loading <stdin> into {table}", counter) as shown:
