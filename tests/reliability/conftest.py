@@ -17,7 +17,8 @@ import pytest
 
 from reliability._support import Tally, write_report
 
-_TALLY = Tally()
+_TALLIES: dict[str, Tally] = {}  # test id -> what it counted
+_XFAILED: set[str] = set()  # tests that failed as a known bug says they do
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -27,12 +28,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.reliability)
 
 
-@pytest.fixture(scope="session")
-def tally() -> Iterator[Tally]:
-    yield _TALLY
+@pytest.fixture
+def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
+    """This test's counters, summed into the session's report."""
+    yield _TALLIES.setdefault(request.node.nodeid, Tally())
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and hasattr(report, "wasxfail"):
+        _XFAILED.add(report.nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     target = os.environ.get("FREIGHT_RELIABILITY_REPORT")
-    if target and _TALLY.touched():
-        write_report(Path(target), _TALLY, session, exitstatus)
+    if target and _TALLIES:
+        write_report(Path(target), _TALLIES, _XFAILED, session)
