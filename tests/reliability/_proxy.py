@@ -13,7 +13,8 @@ Direction = Literal["up", "down"]  # up: client -> server; down: server -> clien
 class Proxy:
     """Forward 127.0.0.1:<port> to ``target``. With ``cut=(direction, n)`` the connection
     that carries the n-th byte in that direction (counted over every connection, in
-    order) forwards exactly n bytes and is then closed both ways; later connections pass."""
+    order) forwards exactly n bytes and is then closed both ways, at once (the answer to
+    a message ending at byte n is lost too); later connections pass."""
 
     def __init__(self, target: tuple[str, int], cut: tuple[Direction, int] | None = None) -> None:
         self.target = target

@@ -161,13 +161,19 @@ def check_before_or_after(
         assert r.status == "skipped", r  # the load had committed: the re-run knows it
         assert now == after, "the table is neither before nor after the load"
         assert len(now.committed) == len(before.committed) + 1, now.committed
-    lost = ({*_keys(before), *(row["id"] for row in rerun)}) - set(_keys(after))
+    stored = {dict(r)["id"]: dict(r) for r in after.rows}
+    lost = set(_keys(before)) - set(stored)
+    lost |= {row["id"] for row in rerun if not _holds(stored.get(row["id"]), row)}
     tally["rows_lost"] += len(lost)
-    assert not lost, sorted(lost)[:10]
+    assert not lost, f"rows missing or not as loaded: {sorted(lost)[:10]}"
     dupes = _duplicates(after)
     tally["duplicates"] += dupes
     assert dupes == 0
     return found
+
+
+def _holds(stored: dict[str, Any] | None, row: dict[str, Any]) -> bool:
+    return stored is not None and all(stored.get(c) == v for c, v in row.items())
 
 
 def _keys(s: State) -> list[Any]:
