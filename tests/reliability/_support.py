@@ -80,7 +80,7 @@ def write_report(
         *(f"| {label} | {ok[k]:,} | {known[k]:,} |" for k, label in FIGURES.items()),
         "",
         "Peak resident memory of a child process streaming generated rows into each",
-        "destination (`resource.getrusage(RUSAGE_SELF).ru_maxrss`):",
+        "destination (`VmHWM` of /proc/self/status, else `ru_maxrss`):",
         "",
         "| destination | rows | peak RSS (MiB) |",
         "|---|---:|---:|",
