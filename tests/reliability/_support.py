@@ -24,7 +24,7 @@ CHILD = Path(__file__).with_name("_child.py")
 FIGURES = {
     "faults": "faults injected (kills, cuts, terminations, disk full)",
     "inputs": "hostile inputs tried",
-    "rows_checked": "rows checked after a fault or a concurrent run",
+    "rows_checked": "rows checked (after faults, concurrent runs, round trips, streamed loads)",
     "rows_lost": "rows lost",
     "duplicates": "duplicate keys",
     "leftovers": "leftover objects (staging, side tables)",
