@@ -95,6 +95,7 @@ def test_a_reader_never_sees_a_partial_replace(url: str, versions: int, tally: T
             th.join()
     assert not errors, errors
     for vs, count in seen:
+        assert count > 0, "a read saw the table empty"
         assert len(vs) == 1, f"a read saw versions {sorted(vs)} mixed"
         assert count == sizes[next(iter(vs))], "a read saw a partial table"
     assert {next(iter(vs)) for vs, _ in seen} == set(range(versions))
