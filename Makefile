@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: demo test lint format typecheck bench bench-quick clean install dev
+.PHONY: demo test reliability lint format typecheck bench bench-quick clean install dev
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ demo: install
 ## the database named by FREIGHT_TEST_POSTGRES; see the README's Set-up)
 test: dev
 	$(PY) -m pytest -q
+
+## make reliability: the full reliability sweep (tests/reliability); writes docs/reliability.md
+reliability: dev
+	FREIGHT_RELIABILITY=full FREIGHT_RELIABILITY_REPORT=docs/reliability.md \
+		$(PY) -m pytest -q -m reliability -p no:cacheprovider --timeout 3600 tests/reliability
 
 lint: dev
 	$(VENV)/bin/ruff check src tests examples bench
