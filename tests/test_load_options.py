@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 import freight
 from _conformance import assert_accounted, raw_rows, stored_objects
-from freight import _intake
 
 BASE = [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]
 # 10 rows, 3 of them bad (a text value in an int64 column)
@@ -189,20 +188,21 @@ def test_progress_of_a_file_knows_its_size(ds: freight.Dataset, tmp_path: Path) 
     assert {p.total_bytes for p in seen} == {path.stat().st_size}
 
 
-def test_progress_reports_the_bytes_the_intake_has_read(
-    duck: freight.Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_progress_reports_the_bytes_the_reader_has_read(
+    duck: freight.Dataset, tmp_path: Path
 ) -> None:
-    """The intake of a file may count the bytes it has read (``Intake.bytes_read``); the hook
-    passes the count on, and leaves it None for an intake that does not count."""
+    """A file's reader counts the bytes it consumes; the hook passes the count on (all of the
+    file by the last chunk), and leaves it None for an input that is not a file."""
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps({"i": i}) + "\n" for i in range(10)))
     seen: list[freight.Progress] = []
-    monkeypatch.setattr(_intake.Intake, "bytes_read", 7, raising=False)
     duck.load(path, "t", progress=seen.append)
-    assert [(p.bytes_read, p.total_bytes) for p in seen] == [(7, path.stat().st_size)]
-    monkeypatch.delattr(_intake.Intake, "bytes_read", raising=False)
-    duck.load(path, "t", progress=seen.append, force=True)
-    assert seen[-1].bytes_read is None and seen[-1].fraction is None
+    size = path.stat().st_size
+    assert [(p.bytes_read, p.total_bytes) for p in seen] == [(size, size)]
+    assert seen[-1].fraction == 1.0
+    duck.load([{"i": 1}], "t", progress=seen.append)
+    assert seen[-1].bytes_read is None and seen[-1].total_bytes is None
+    assert seen[-1].fraction is None
 
 
 def test_progress_arithmetic() -> None:

@@ -331,18 +331,24 @@ def load(
         typer.Option("--format", help="Read every PATH (and stdin) as CSV, whatever its name."),
     ] = None,
     delimiter: Annotated[
-        str | None, typer.Option(help="CSV delimiter (default: detected; tab for .tsv).")
+        str | None,
+        typer.Option(metavar="C", help="CSV delimiter (default: detected; tab for .tsv)."),
     ] = None,
     tsv: Annotated[bool, typer.Option("--tsv", help="CSV delimited by tabs.")] = False,
     null_value: Annotated[
         list[str] | None,
-        typer.Option(help="CSV text meaning NULL (default: an empty field); repeatable."),
+        typer.Option(
+            metavar="TEXT", help="CSV text meaning NULL (default: an empty field); repeatable."
+        ),
     ] = None,
     date_format: Annotated[
         str | None, typer.Option(metavar="FORMAT", help="CSV dates as strptime, e.g. %d/%m/%Y.")
     ] = None,
     rename_columns: Annotated[
-        bool, typer.Option(help="Rename repeated or empty CSV header names (v, v_2).")
+        bool,
+        typer.Option(
+            "--rename-columns", help="Rename repeated or empty CSV header names (v, v_2)."
+        ),
     ] = False,
     url: Url = DEFAULT_URL,
     verbose: Verbose = False,
