@@ -75,6 +75,14 @@ class Checksum:
             h = streams[key] = hashlib.blake2b(digest_size=32)
         h.update(data)
 
+    def _type(self, streams: dict[str, Any], kind: bytes) -> None:
+        """A fixed-width column's type, hashed once per type it takes, not once per chunk
+        (where chunks end never shows)."""
+        kinds = streams.setdefault("_kinds", set())
+        if kind not in kinds:
+            kinds.add(kind)
+            self._feed(streams, "type", kind)
+
     def _pad(self, streams: dict[str, Any], upto: int) -> None:
         """Rows where the column was absent count as NULL: where chunks end never shows."""
         covered = streams.get("covered", 0)
@@ -103,7 +111,7 @@ class Checksum:
             self._feed(streams, "len", _bytes(pc.binary_length(arr).cast(pa.int64())))
             self._feed(streams, "data", _value_bytes(arr))
         else:
-            self._feed(streams, "type", str(t).encode())
+            self._type(streams, str(t).encode())
             self._feed(streams, "data", _bytes(_fixed(arr)))
 
     def _add_values(self, streams: dict[str, Any], vals: list[Any], t: str) -> None:
@@ -135,7 +143,7 @@ class Checksum:
             self._add_decimals(streams, present, pd[1])
         else:
             kind, encode = _FIXED[t]
-            self._feed(streams, "type", kind)
+            self._type(streams, kind)
             self._feed(streams, "data", encode(present))
 
     def _add_text(self, streams: dict[str, Any], key: str, texts: list[str]) -> None:
@@ -215,7 +223,7 @@ class Checksum:
             streams = self._columns[name]
             self._pad(streams, self._rows)
             h.update(f"\x1e{name}\x1f".encode())
-            for key in sorted(k for k in streams if k != "covered"):
+            for key in sorted(k for k in streams if k not in ("covered", "_kinds")):
                 h.update(key.encode() + streams[key].digest())
         h.update(b"\x1drows%d" % self._rows)
         for d in sorted(self._rejects):

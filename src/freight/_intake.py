@@ -139,12 +139,14 @@ class Intake:
                 else:
                     why = f"row {num} is not a mapping but {type(r).__name__}"
                     rejects.append(Reject(num, _jsonable(r), why))
+        if not all(good):  # a row with no fields carries nothing, whatever its neighbours
+            for i, r in enumerate(good):
+                if not r:
+                    rejects.append(Reject(nums[i], r, f"row {nums[i]} has no fields"))
+            live = [i for i, r in enumerate(good) if r]
+            good, nums = [good[i] for i in live], [nums[i] for i in live]
         refused_before = list(rejects)
         if not good:
-            return self._chunk(pa.table({}), rejects, first, n_in)
-        if not any(map(len, good)):
-            for i, r in enumerate(good):
-                rejects.append(Reject(nums[i], r, f"row {nums[i]} has no fields"))
             return self._chunk(pa.table({}), rejects, first, n_in)
         k0 = good[0].keys()
         if all(map(k0.__eq__, map(dict.keys, good))):  # type: ignore[arg-type]
