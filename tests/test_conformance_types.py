@@ -30,7 +30,7 @@ def how(request: pytest.FixtureRequest) -> dict:
 
 
 hsettings = settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 

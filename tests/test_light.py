@@ -393,7 +393,7 @@ def _stored(admin: Any, schema: str, table: str) -> list[tuple] | None:
 
 @pytest.mark.postgres
 @settings(
-    max_examples=25,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

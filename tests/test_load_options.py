@@ -166,7 +166,7 @@ def test_an_empty_input_needs_no_key_column(ds: freight.Dataset) -> None:
 
 
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(n=st.integers(0, 40), chunk=st.integers(1, 7))
 def test_progress_is_called_after_every_chunk(url: str, n: int, chunk: int) -> None:
