@@ -72,8 +72,8 @@ def write_report(
         "",
         f"Last run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"{'full' if FULL else 'bounded'} sweep: {outcomes}.",
-        "The xfailed tests are known bugs (issue #14) waiting for their fixes; what they",
-        "counted is in the last column.",
+        "Tests marked xfail are known bugs waiting for their fixes; what they counted is in",
+        "the last column.",
         "",
         "| figure | passing tests | known-bug tests (xfail) |",
         "|---|---:|---:|",
