@@ -42,7 +42,15 @@ from ._plan import (
     reserved,
     too_many_rejected,
 )
-from ._result import Health, LoadRecord, LoadResult, Progress, RejectedRow, outcome
+from ._result import (
+    INPUT_COUNTERS,
+    Health,
+    LoadRecord,
+    LoadResult,
+    Progress,
+    RejectedRow,
+    outcome,
+)
 from ._url import mask_url
 from .destinations._base import Destination, open_destination
 
@@ -243,13 +251,7 @@ class Dataset:
             r.strategy,
             r.status,
             rows_in=r.rows_in,
-            inserted=r.inserted,
-            updated=r.updated,
-            unchanged=r.unchanged,
-            deleted=r.deleted,
-            skipped=r.skipped,
-            deduplicated=r.deduplicated,
-            rejected=r.rejected,
+            **{name: getattr(r, name) for name in INPUT_COUNTERS},
             removed=r.removed,
             schema_changes=list(r.schema_changes),
             checksum=r.checksum,
