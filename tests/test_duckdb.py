@@ -12,6 +12,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import freight
 from freight.destinations.duckdb import DuckDBSession, parse_url
@@ -145,6 +147,36 @@ def test_the_sign_of_zero_step_runs_only_when_the_batch_holds_a_zero(
     stored = dict(ds.destination.connection().execute("SELECT k, f FROM z").fetchall())  # type: ignore[attr-defined]
     assert [math.copysign(1.0, stored[k]) for k in (1, 2)] == [1.0, 1.0]
     ds.close()
+
+
+ZEROS_AND_OTHERS = st.sampled_from([0.0, -0.0, 1.5, -2.0, None])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    pairs=st.lists(st.tuples(ZEROS_AND_OTHERS, ZEROS_AND_OTHERS), min_size=1, max_size=6),
+    chunk_rows=st.sampled_from([None, 2]),
+)
+def test_every_updated_row_stores_the_batchs_float_sign_included(
+    pairs: list[tuple[float | None, float | None]], chunk_rows: int | None
+) -> None:
+    """Whatever mix of zeros, other floats and NULLs is stored and comes, read in place or
+    staged in chunks: a row updated (its ``n`` changes) stores exactly the batch's float."""
+    with freight.connect("duckdb:///:memory:", chunk_rows=chunk_rows) as ds:
+        ds.load([{"k": k, "f": old, "n": 0} for k, (old, _) in enumerate(pairs)], "z", key="k")
+        r = ds.load(
+            [{"k": k, "f": new, "n": 1} for k, (_, new) in enumerate(pairs)],
+            "z",
+            strategy="merge",
+            key="k",
+        )
+        assert r.updated == len(pairs)
+        got = dict(ds.destination.connection().execute("SELECT k, f FROM z").fetchall())  # type: ignore[attr-defined]
+
+    def exact(v: float | None) -> tuple[float, float] | None:
+        return None if v is None else (v, math.copysign(1.0, v))
+
+    assert [exact(got[k]) for k in range(len(pairs))] == [exact(new) for _, new in pairs]
 
 
 def test_direct_append_widens_the_table_mid_load(tmp_path: Path) -> None:
