@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import freight
-from freight.destinations.duckdb import parse_url
+from freight.destinations.duckdb import DuckDBSession, parse_url
 
 
 @pytest.mark.parametrize(
@@ -105,6 +110,73 @@ def test_no_staging_object_survives(duck: freight.Dataset) -> None:
     views = conn.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone()[0]
     assert all_tables() == before == {"t", "_freight_loads", "_freight_rejected"}
     assert views == 0
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 1])
+def test_the_sign_of_zero_step_runs_only_when_the_batch_holds_a_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int | None
+) -> None:
+    """The statement that lets an update store the batch's sign of zero is as long as the
+    update itself on a small merge: with the batch read in place as the stage, a float
+    column with no zero in it does not send it; a zero still does, and its sign is stored.
+    A stage written in chunks (chunk_rows=1) cannot be looked at, so it always sends it."""
+    sent: list[str] = []
+    real = DuckDBSession._exec
+
+    def spy(self: DuckDBSession, sql: str, params: Sequence[Any] = ()) -> int:
+        sent.append(sql)
+        return real(self, sql, params)
+
+    monkeypatch.setattr(DuckDBSession, "_exec", spy)
+    ds = freight.connect(f"duckdb:///{tmp_path / 'z.duckdb'}", chunk_rows=chunk_rows)
+    ds.load(
+        [{"k": 1, "f": -0.0, "n": 1}, {"k": 2, "f": 2.5, "n": 1}], "z", strategy="merge", key="k"
+    )
+
+    def sign_steps(batch: list[dict[str, Any]]) -> int:
+        sent.clear()
+        r = ds.load(batch, "z", strategy="merge", key="k")
+        assert r.status == "committed" and r.updated == len(batch)
+        return sum("signbit" in sql for sql in sent)
+
+    assert sign_steps([{"k": 1, "f": 1.5, "n": 2}, {"k": 2, "f": 3.5, "n": 2}]) == (
+        1 if chunk_rows else 0
+    )
+    ds.load([{"k": 1, "f": -0.0, "n": 2}], "z", strategy="merge", key="k")
+    assert sign_steps([{"k": 1, "f": 0.0, "n": 3}, {"k": 2, "f": 4.5, "n": 3}]) == 1
+    stored = dict(ds.destination.connection().execute("SELECT k, f FROM z").fetchall())  # type: ignore[attr-defined]
+    assert [math.copysign(1.0, stored[k]) for k in (1, 2)] == [1.0, 1.0]
+    ds.close()
+
+
+ZEROS_AND_OTHERS = st.sampled_from([0.0, -0.0, 1.5, -2.0, None])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    pairs=st.lists(st.tuples(ZEROS_AND_OTHERS, ZEROS_AND_OTHERS), min_size=1, max_size=6),
+    chunk_rows=st.sampled_from([None, 2]),
+)
+def test_every_updated_row_stores_the_batchs_float_sign_included(
+    pairs: list[tuple[float | None, float | None]], chunk_rows: int | None
+) -> None:
+    """Whatever mix of zeros, other floats and NULLs is stored and comes, read in place or
+    staged in chunks: a row updated (its ``n`` changes) stores exactly the batch's float."""
+    with freight.connect("duckdb:///:memory:", chunk_rows=chunk_rows) as ds:
+        ds.load([{"k": k, "f": old, "n": 0} for k, (old, _) in enumerate(pairs)], "z", key="k")
+        r = ds.load(
+            [{"k": k, "f": new, "n": 1} for k, (_, new) in enumerate(pairs)],
+            "z",
+            strategy="merge",
+            key="k",
+        )
+        assert r.updated == len(pairs)
+        got = dict(ds.destination.connection().execute("SELECT k, f FROM z").fetchall())  # type: ignore[attr-defined]
+
+    def exact(v: float | None) -> tuple[float, float] | None:
+        return None if v is None else (v, math.copysign(1.0, v))
+
+    assert [exact(got[k]) for k in range(len(pairs))] == [exact(new) for _, new in pairs]
 
 
 def test_direct_append_widens_the_table_mid_load(tmp_path: Path) -> None:
