@@ -1,0 +1,73 @@
+"""An input already held in memory (Arrow table, record batch reader, pandas DataFrame) is
+cut into pieces by its size in bytes, not the streamed inputs' 50,000 rows: one statement per
+piece instead of one per 50,000 rows, with the same outcome."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import freight
+from freight._readers import DEFAULT_CHUNK_ROWS, HELD_CHUNK_BYTES, Reading, Rows, pieces
+
+ROWS = 3 * DEFAULT_CHUNK_ROWS + 7
+
+
+def sizes(data: object, chunk_rows: int | None = None) -> list[int]:
+    got = pieces(data, chunk_rows, Reading())
+    return [len(p.rows) if isinstance(p, Rows) else p.num_rows for p in got]
+
+
+def narrow() -> pa.Table:
+    return pa.table({"id": pa.array(range(ROWS), pa.int64()), "flag": [True] * ROWS})
+
+
+def test_a_held_arrow_table_is_one_piece_while_it_fits_the_byte_budget() -> None:
+    assert sizes(narrow()) == [ROWS]
+
+
+def test_a_given_chunk_rows_still_cuts_a_held_table() -> None:
+    assert sizes(narrow(), DEFAULT_CHUNK_ROWS) == [DEFAULT_CHUNK_ROWS] * 3 + [7]
+
+
+def test_wide_rows_are_cut_by_the_byte_budget_never_below_the_default() -> None:
+    wide = pa.table({"id": range(ROWS), "blob": [b"x" * 4096] * ROWS})
+    per_row = wide.nbytes // ROWS
+    got = sizes(wide)
+    assert sum(got) == ROWS
+    assert max(got) == max(DEFAULT_CHUNK_ROWS, HELD_CHUNK_BYTES // per_row) < ROWS
+
+
+def test_a_reader_keeps_its_batches_whole() -> None:
+    t = narrow()
+    reader = pa.RecordBatchReader.from_batches(t.schema, t.to_batches(max_chunksize=120_000))
+    assert sizes(reader) == [120_000, ROWS - 120_000]
+
+
+def test_a_held_dataframe_is_one_piece() -> None:
+    pd = pytest.importorskip("pandas")
+    assert sizes(pd.DataFrame({"id": range(ROWS), "x": [1.5] * ROWS})) == [ROWS]
+
+
+def test_rows_still_come_in_default_chunks() -> None:
+    assert sizes([{"id": i} for i in range(ROWS)]) == [DEFAULT_CHUNK_ROWS] * 3 + [7]
+
+
+def test_a_held_merge_counts_and_hashes_as_in_default_chunks(url: str) -> None:
+    """Half updates (one value changed), a quarter unchanged, the rest new: the counters and
+    checksum of one piece are those of 50,000-row chunks."""
+    base = pa.table({"id": range(ROWS), "v": [i % 7 for i in range(ROWS)]})
+    ids = list(range(ROWS // 2, ROWS + ROWS // 2))
+    new = sum(1 for i in ids if i >= ROWS)
+    changed = sum(1 for i in ids if i < ROWS and i % 2)
+    batch = pa.table({"id": ids, "v": [i % 7 + (i % 2) for i in ids]})
+    results = []
+    for chunk_rows in (None, DEFAULT_CHUNK_ROWS):
+        with freight.connect(url, chunk_rows=chunk_rows) as ds:
+            table = f"t{chunk_rows or 0}"
+            ds.load(base, table=table, strategy="merge", key="id")
+            r = ds.load(batch, table=table, strategy="merge", key="id")
+            results.append((r.inserted, r.updated, r.unchanged, r.rows_in, r.checksum))
+            assert ds.read(table).num_rows == ROWS + new
+    assert results[0][:4] == (new, changed, ROWS - new - changed, ROWS)
+    assert results[0] == results[1]
