@@ -4,10 +4,13 @@ piece instead of one per 50,000 rows, with the same outcome."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 
 import freight
+from freight._checksum import Checksum
 from freight._readers import DEFAULT_CHUNK_ROWS, HELD_CHUNK_BYTES, Reading, Rows, pieces
 
 ROWS = 3 * DEFAULT_CHUNK_ROWS + 7
@@ -71,3 +74,27 @@ def test_a_held_merge_counts_and_hashes_as_in_default_chunks(url: str) -> None:
             assert ds.read(table).num_rows == ROWS + new
     assert results[0][:4] == (new, changed, ROWS - new - changed, ROWS)
     assert results[0] == results[1]
+
+
+def test_a_held_load_run_again_is_skipped(url: str) -> None:
+    """The checksum of a held chunk, hashed in a thread while it is written, is complete when
+    the load compares it: the same load again is skipped."""
+    with freight.connect(url) as ds:
+        first = ds.load(narrow(), table="t", strategy="merge", key="id")
+        again = ds.load(narrow(), table="t", strategy="merge", key="id")
+    assert (first.status, first.inserted) == ("committed", ROWS)
+    assert (again.status, again.skipped, again.checksum) == ("skipped", ROWS, first.checksum)
+
+
+def test_an_error_while_hashing_a_held_chunk_fails_the_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Checksum, table: object, rejects: object) -> None:
+        raise RuntimeError("hash broke")
+
+    with freight.connect(f"duckdb:///{tmp_path / 'x.duckdb'}") as ds:
+        monkeypatch.setattr(Checksum, "add", broken)
+        with pytest.raises(RuntimeError, match="hash broke"):
+            ds.load(narrow(), table="t")
+        monkeypatch.undo()
+        assert "t" not in ds.tables()
