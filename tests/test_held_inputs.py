@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 import freight
+from freight import _readers
 from freight._checksum import Checksum
 from freight._readers import DEFAULT_CHUNK_ROWS, HELD_CHUNK_BYTES, Reading, Rows, pieces
 
@@ -50,6 +51,15 @@ def test_a_reader_keeps_its_batches_whole() -> None:
 def test_a_held_dataframe_is_one_piece() -> None:
     pd = pytest.importorskip("pandas")
     assert sizes(pd.DataFrame({"id": range(ROWS), "x": [1.5] * ROWS})) == [ROWS]
+
+
+def test_a_dataframe_of_long_strings_is_cut_by_their_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A string column's shallow size is 8 bytes a row: the budget counts the strings."""
+    pd = pytest.importorskip("pandas")
+    monkeypatch.setattr(_readers, "HELD_CHUNK_BYTES", 64 * 2**20)
+    frame = pd.DataFrame({"s": ["x" * 1000] * ROWS}, dtype=object)
+    got = sizes(frame)
+    assert sum(got) == ROWS and DEFAULT_CHUNK_ROWS <= max(got) < 64 * 2**20 // 1000
 
 
 def test_rows_still_come_in_default_chunks() -> None:
