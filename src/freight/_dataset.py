@@ -42,6 +42,7 @@ from ._plan import (
     reserved,
     too_many_rejected,
 )
+from ._readers import DEFAULT_CHUNK_ROWS
 from ._result import (
     INPUT_COUNTERS,
     Health,
@@ -750,10 +751,48 @@ def prefetch(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
 
 def _hashed(chunks: Iterator[Chunk], hasher: Checksum) -> Iterator[Chunk]:
     """Feed the checksum, in the producer thread (hashing releases the GIL) while the
-    destination writes the previous chunk."""
-    for chunk in chunks:
-        hasher.add(chunk.table, chunk.rejects)
-        yield chunk
+    destination writes the previous chunk. An Arrow chunk larger than a streamed one (an
+    input held in memory comes as one) is hashed in a thread of its own while the destination
+    writes that very chunk; chunks are still hashed one after the other, in order, and the
+    last is done before this iterator ends (the digest is read after the loop)."""
+    pending: _Hashing | None = None
+    try:
+        for chunk in chunks:
+            if pending is not None:
+                pending.wait()
+                pending = None
+            if chunk.rows_in > DEFAULT_CHUNK_ROWS and not isinstance(chunk.table, Columns):
+                pending = _Hashing(hasher, chunk)
+            else:
+                hasher.add(chunk.table, chunk.rejects)
+            yield chunk
+        if pending is not None:
+            pending.wait()
+            pending = None
+    finally:
+        if pending is not None:  # the load stopped early: let the thread finish, ignore it
+            pending.thread.join()
+
+
+class _Hashing:
+    """``hasher.add`` of one chunk in a thread; ``wait()`` re-raises its error."""
+
+    def __init__(self, hasher: Checksum, chunk: Chunk) -> None:
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                hasher.add(chunk.table, chunk.rejects)
+            except BaseException as e:  # re-raised by wait()
+                self.error = e
+
+        self.thread = threading.Thread(target=run, name="freight-hash", daemon=True)
+        self.thread.start()
+
+    def wait(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def _violates_constraint(e: DestinationError) -> bool:

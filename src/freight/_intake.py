@@ -36,8 +36,6 @@ from ._columns import Columns, light_type
 from ._errors import InvalidIdentifierError
 from ._readers import Reading, Reject, Rows, pieces
 
-DEFAULT_CHUNK_ROWS = 50_000
-
 
 @dataclass(slots=True)
 class Chunk:
@@ -66,7 +64,8 @@ class Intake:
     not_null: tuple[str, ...] = ()
     #: whether the destination's text may hold NUL (else such rows are rejected)
     nul_ok: bool = True
-    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    #: rows per chunk; None: the reader's default for the input (``_readers.pieces``)
+    chunk_rows: int | None = None
     #: type a list of plain rows without Arrow where it can (``Columns`` chunks)
     light: bool = False
     types: dict[str, str] = field(default_factory=dict, init=False)

@@ -49,13 +49,46 @@ class Rows:
     numbers: list[int] | None = None
 
 
-def pieces(data: Any, chunk_rows: int, progress: Reading) -> Iterator[Rows | pa.Table]:
-    """``data`` in pieces of at most ``chunk_rows`` rows; a file's reading goes into
+DEFAULT_CHUNK_ROWS = 50_000
+#: an input already held in memory (Arrow table, DataFrame) is cut into pieces of about this
+#: many bytes when no ``chunk_rows`` is given: each piece costs the destination one statement
+#: (DuckDB: one INSERT, and a commit that tidies many small appends), while cutting it finer
+#: saves no memory, the whole input being held anyway
+HELD_CHUNK_BYTES = 256 * 2**20
+
+
+def held_rows(nbytes: int, num_rows: int) -> int:
+    """Rows per piece of an in-memory input of ``nbytes`` over ``num_rows`` rows."""
+    per_row = max(1, nbytes // max(num_rows, 1))
+    return max(DEFAULT_CHUNK_ROWS, HELD_CHUNK_BYTES // per_row)
+
+
+def pieces(data: Any, chunk_rows: int | None, progress: Reading) -> Iterator[Rows | pa.Table]:
+    """``data`` in pieces of at most ``chunk_rows`` rows (default ``DEFAULT_CHUNK_ROWS``, an
+    in-memory Arrow table or DataFrame ``held_rows``); a file's reading goes into
     ``progress``."""
     if isinstance(data, (list, tuple)):  # first: a list of rows never needs pyarrow here
-        for s in range(0, len(data), chunk_rows):
-            yield Rows(list(data[s : s + chunk_rows]))
+        rows = chunk_rows or DEFAULT_CHUNK_ROWS
+        for s in range(0, len(data), rows):
+            yield Rows(list(data[s : s + rows]))
         return
+    if _is_frame(data, "polars"):
+        data = data.to_arrow()
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    if isinstance(data, pa.RecordBatchReader):
+        for b in data:
+            rows = chunk_rows or held_rows(b.nbytes, b.num_rows)
+            for s in range(0, b.num_rows, rows):
+                yield pa.Table.from_batches([b.slice(s, rows)])
+        return
+    if chunk_rows is None:
+        if isinstance(data, pa.Table):
+            chunk_rows = held_rows(data.nbytes, data.num_rows)
+        elif _is_frame(data, "pandas"):
+            chunk_rows = held_rows(_frame_bytes(data), len(data))
+        else:
+            chunk_rows = DEFAULT_CHUNK_ROWS
     if isinstance(data, (str, Path)):
         yield from _file_pieces(Path(data), chunk_rows, progress)
         return
@@ -65,24 +98,9 @@ def pieces(data: Any, chunk_rows: int, progress: Reading) -> Iterator[Rows | pa.
     if isinstance(data, pa.Table):
         for b in data.to_batches(max_chunksize=chunk_rows):
             yield pa.Table.from_batches([b], schema=data.schema)
-        if data.num_rows == 0:
-            return
         return
-    if isinstance(data, pa.RecordBatch):
-        yield from pieces(pa.Table.from_batches([data]), chunk_rows, progress)
-        return
-    if isinstance(data, pa.RecordBatchReader):
-        for b in data:
-            for s in range(0, max(b.num_rows, 1), chunk_rows):
-                if b.num_rows:
-                    yield pa.Table.from_batches([b.slice(s, chunk_rows)])
-        return
-    mod = type(data).__module__
-    if mod.startswith("pandas") and type(data).__name__ == "DataFrame":
+    if _is_frame(data, "pandas"):
         yield from _pandas_pieces(data, chunk_rows)
-        return
-    if mod.startswith("polars") and type(data).__name__ == "DataFrame":
-        yield from pieces(data.to_arrow(), chunk_rows, progress)
         return
     if isinstance(data, Mapping):
         yield Rows([data])
@@ -104,6 +122,18 @@ def pieces(data: Any, chunk_rows: int, progress: Reading) -> Iterator[Rows | pa.
         if not batch:
             return
         yield Rows(batch)
+
+
+def _is_frame(data: Any, library: str) -> bool:
+    return type(data).__module__.startswith(library) and type(data).__name__ == "DataFrame"
+
+
+def _frame_bytes(df: Any) -> int:
+    """A DataFrame's size as Arrow will hold it, from its first 1,000 rows' deep size (a
+    string column's shallow size counts only its pointers)."""
+    sample = df.iloc[:1000]
+    per_row = int(sample.memory_usage(index=False, deep=True).sum()) / max(len(sample), 1)
+    return int(per_row * len(df))
 
 
 def _pandas_pieces(df: Any, chunk_rows: int) -> Iterator[Rows | pa.Table]:
