@@ -210,7 +210,7 @@ class Dataset:
                 with attempt:
                     if in_doubt and (done := self._settled(load_id, t0)) is not None:
                         return done
-                    run = _Run(load_id, started, t0, limit, dry_run, progress, _size(data))
+                    run = _Run(load_id, started, t0, limit, dry_run, progress)
                     try:
                         return self._load_once(data, plan, run)
                     except DestinationError as e:
@@ -622,7 +622,6 @@ class _Run:
     limit: float | None  # max_rejected
     dry_run: bool
     progress: Callable[[Progress], object] | None
-    total_bytes: int | None
 
     def report(self, rows: int, intake: Intake) -> None:
         if self.progress is not None:
@@ -631,19 +630,9 @@ class _Run:
                     rows=rows,
                     seconds=time.perf_counter() - self.t0,
                     bytes_read=intake.bytes_read if intake.progress.bytes_total else None,
-                    total_bytes=intake.progress.bytes_total or self.total_bytes,
+                    total_bytes=intake.progress.bytes_total,
                 )
             )
-
-
-def _size(data: Any) -> int | None:
-    """The size of a file input in bytes, else None."""
-    if not isinstance(data, (str, os.PathLike)):
-        return None
-    try:
-        return os.stat(data).st_size
-    except (OSError, ValueError):
-        return None
 
 
 def _stop_on_rejects(
