@@ -89,17 +89,17 @@ def _retryable(e: BaseException) -> bool:
     return isinstance(e, DestinationError) and e.transient
 
 
+def _retrying(stop: Any) -> Retrying:
+    """The one retry policy of opening and loading: transient errors, backed off."""
+    return Retrying(stop=stop, wait=_BACKOFF, retry=retry_if_exception(_retryable), reraise=True)
+
+
 def _open(url: str, options: dict[str, Any], wait: float) -> Destination:
     """Open the destination, retrying a transient failure until ``wait`` seconds passed."""
     if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not wait >= 0:
         raise ConfigurationError(f"wait must be a number of seconds >= 0, not {wait!r}")
     try:
-        for attempt in Retrying(
-            stop=stop_after_delay(wait),
-            wait=_BACKOFF,
-            retry=retry_if_exception(_retryable),
-            reraise=True,
-        ):
+        for attempt in _retrying(stop_after_delay(wait)):
             with attempt:
                 return open_destination(url, options)
     except DestinationError as e:
@@ -201,12 +201,7 @@ class Dataset:
         attempts = self.retries if replayable else 1  # a consumed generator cannot be replayed
         in_doubt = False  # a COMMIT went unanswered: the journal tells whether it took effect
         try:
-            for attempt in Retrying(
-                stop=stop_after_attempt(attempts),
-                wait=_BACKOFF,
-                retry=retry_if_exception(_retryable),
-                reraise=True,
-            ):
+            for attempt in _retrying(stop_after_attempt(attempts)):
                 with attempt:
                     if in_doubt and (done := self._settled(load_id, t0)) is not None:
                         return done
