@@ -17,7 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 COMMIT_DONE = b"C\x00\x00\x00\x0bCOMMIT\x00"
 
 
-def _close(*socks: socket.socket) -> None:
+def close_sockets(*socks: socket.socket) -> None:
+    """Shut down and close each socket (the other side may have closed it already)."""
     for s in socks:
         try:
             s.shutdown(socket.SHUT_RDWR)
@@ -112,9 +113,9 @@ class CutProxy:
         self.mode = mode
 
     def close(self) -> None:
-        _close(self.sock)  # shutdown wakes the accepting thread: the port stops listening
+        close_sockets(self.sock)  # shutdown wakes the accepting thread: the port stops listening
         with self._lock:
-            _close(*self._open)
+            close_sockets(*self._open)
 
     def _accept(self) -> None:
         while True:
@@ -124,7 +125,7 @@ class CutProxy:
                 return
             if self.refusing:
                 self.refusing -= 1
-                _close(client)
+                close_sockets(client)
                 continue
             server = socket.create_connection(self.upstream)
             with self._lock:
@@ -150,7 +151,7 @@ class _Pair:
         self.holding = False  # after a forwarded COMMIT: hold the server's answer
 
     def cut(self) -> None:
-        _close(self.client, self.server)
+        close_sockets(self.client, self.server)
         self.proxy.cut.set()
 
     def up(self) -> None:
@@ -165,7 +166,7 @@ class _Pair:
                 self.server.sendall(data)
         except OSError:
             pass  # the other direction closed both
-        _close(self.client, self.server)
+        close_sockets(self.client, self.server)
 
     def down(self) -> None:
         held = b""
@@ -180,4 +181,4 @@ class _Pair:
                 self.client.sendall(data)
         except OSError:
             pass  # the other direction closed both
-        _close(self.client, self.server)
+        close_sockets(self.client, self.server)

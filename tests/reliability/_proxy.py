@@ -7,6 +7,8 @@ import socket
 import threading
 from typing import Literal
 
+from _pg_net import close_sockets
+
 Direction = Literal["up", "down"]  # up: client -> server; down: server -> client
 
 
@@ -46,7 +48,7 @@ class Proxy:
             except OSError:
                 data = b""
             if not data:
-                _close(src, dst)
+                close_sockets(src, dst)
                 return
             with self.lock:
                 cut_here = False
@@ -58,25 +60,16 @@ class Proxy:
             try:
                 dst.sendall(data)
             except OSError:
-                _close(src, dst)
+                close_sockets(src, dst)
                 return
             if cut_here:
-                _close(src, dst)
+                close_sockets(src, dst)
                 return
 
     def close(self) -> None:
         self.sock.close()
         for a, b in self.pairs:
-            _close(a, b)
-
-
-def _close(*socks: socket.socket) -> None:
-    for s in socks:
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        s.close()
+            close_sockets(a, b)
 
 
 def messages(stream: bytes, startup: bool) -> list[tuple[int, bytes, bytes]]:
